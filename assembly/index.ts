@@ -11,3 +11,6 @@ export function io_ptr(): i32 {
 export function io_cap(): i32 {
   return IO_CAP;
 }
+export * from "./abi/crypto";
+export * from "./abi/identity";
+export * from "./abi/command";

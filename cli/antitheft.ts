@@ -4,9 +4,19 @@
 import type { Command } from "./command.js";
 import { CliError } from "./command.js";
 import { selftest } from "./commands/selftest.js";
+import { oemKeygen } from "./commands/oem.js";
+import { factoryProvision } from "./commands/factory.js";
+import { deviceCommands } from "./commands/device.js";
+import { verify } from "./commands/verify.js";
+import { agent } from "./commands/agent.js";
+import { registryCommands } from "./commands/registry.js";
+import { ownerCommands } from "./commands/owner.js";
+import { authorityCommands } from "./commands/authority.js";
 
 const commands: Command[] = [
   selftest,
+  oemKeygen, factoryProvision, ...deviceCommands, verify, agent,
+  ...registryCommands, ...ownerCommands, ...authorityCommands,
 ];
 
 function topHelp(): string {

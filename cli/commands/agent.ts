@@ -1,0 +1,94 @@
+// `antitheft agent`: runs a handset's device agent until SIGINT/SIGTERM (issue 4).
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { DeviceFolder } from "../../agent/device-folder.js";
+import { CommandEnforcer, SimulatedHandset, type Enforcer } from "../../agent/enforcement.js";
+import { jsonLineLogger, type LogLevel } from "../../agent/log.js";
+import { hexArg, loadTaModule, parseFlags, required, withDeviceErrors } from "./device-common.js";
+
+const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt://HOST:PORT [--mqtt-version 4|5]
+         [--heartbeat SECONDS] [--enforcer-config FILE] [--measurement HEX] [--log-level LEVEL]
+
+Runs the device agent of the handset folder DEVICE: boots its Trusted App, enforces the lock
+state before any network traffic, then connects to the broker (persistent session, client id
+at-d-<did>, Last Will), answers challenges with attestations, sends heartbeats (default every
+60 s) and applies signed commands through the Trusted App. Reconnects with exponential backoff.
+--enforcer-config: a JSON file {"lock": ..., "unlock": ..., "showMessage": ..., "timeoutMs": ...}
+  whose actions are a shell string (values in $ANTITHEFT_MESSAGE / $ANTITHEFT_CONTACT) or an
+  argument array (with {message} / {contact} placeholders). Without it the handset is simulated
+  and its screen is printed on stdout.
+--measurement: the digest reported in attestations (default: SHA-256 of the agent's code).
+Logs are JSON lines on stderr (--log-level debug|info|warn|error, default info).`;
+
+export const agent: Command = {
+  path: ["agent"],
+  summary: "run a handset's device agent against an MQTT broker",
+  usage,
+  run: (argv) =>
+    withDeviceErrors(async () => {
+      const v = parseFlags(
+        argv,
+        {
+          dir: { type: "string" },
+          broker: { type: "string" },
+          "mqtt-version": { type: "string" },
+          heartbeat: { type: "string" },
+          "enforcer-config": { type: "string" },
+          measurement: { type: "string" },
+          "log-level": { type: "string" },
+        },
+        usage,
+      );
+      const dir = required(v.dir, "dir", usage);
+      const broker = required(v.broker, "broker", usage);
+      if (!/^(mqtts?|tcp|tls|wss?):\/\/[^\s]+$/.test(broker)) throw new CliError("E_USAGE", `--broker must be a URL such as mqtt://127.0.0.1:1883`, 2);
+      const version = v["mqtt-version"] ?? "4";
+      if (version !== "4" && version !== "5") throw new CliError("E_USAGE", "--mqtt-version must be 4 (MQTT 3.1.1) or 5", 2);
+      const heartbeatS = v.heartbeat === undefined ? 60 : Number(v.heartbeat);
+      if (!Number.isFinite(heartbeatS) || heartbeatS < 0) throw new CliError("E_USAGE", "--heartbeat must be a number of seconds >= 0 (0 disables)", 2);
+      const level = (v["log-level"] ?? "info") as LogLevel;
+      if (!["debug", "info", "warn", "error"].includes(level)) throw new CliError("E_USAGE", "--log-level must be debug, info, warn or error", 2);
+      const measurement =
+        v.measurement !== undefined
+          ? hexArg(v.measurement, "measurement", 1, 64)
+          : new Uint8Array(createHash("sha256").update(await readFile(new URL("../../agent/agent.js", import.meta.url))).digest());
+
+      let enforcer: Enforcer;
+      if (v["enforcer-config"] !== undefined) enforcer = await CommandEnforcer.fromFile(v["enforcer-config"]);
+      else {
+        enforcer = new SimulatedHandset((e) => {
+          const text = e.action === "unlock" ? "unlocked" : `${e.action === "lock" ? "LOCKED" : "message"}${e.message ? ` | ${e.message}` : ""}${e.contact ? ` | contact ${e.contact}` : ""}`;
+          process.stdout.write(`[handset ${dir}] ${text}\n`);
+        });
+      }
+      // Loaded here, not at CLI start-up: MQTT.js is the heaviest import and only this command needs it.
+      const { Agent } = await import("../../agent/agent.js");
+      const { mqttTransport } = await import("../../agent/mqtt-link.js");
+      const agentInstance = await Agent.start({
+        folder: DeviceFolder.at(dir),
+        module: await loadTaModule(),
+        transport: mqttTransport(broker),
+        enforcer,
+        logger: jsonLineLogger((line) => process.stderr.write(line), Date.now, level),
+        protocolVersion: version === "5" ? 5 : 4,
+        heartbeatS,
+        measurement,
+      });
+      process.stdout.write(`agent running: did ${agentInstance.did}, broker ${broker} (Ctrl-C to stop)\n`);
+      await new Promise<void>((resolve) => {
+        // The agent's own timers are unref'd; this interval keeps the process up until a signal.
+        const keepAlive = setInterval(() => undefined, 1 << 30);
+        const stop = () => {
+          clearInterval(keepAlive);
+          resolve();
+        };
+        process.once("SIGINT", stop);
+        process.once("SIGTERM", stop);
+      });
+      await agentInstance.stop(true);
+      process.stdout.write("agent stopped\n");
+      return 0;
+    }),
+};

@@ -1,0 +1,71 @@
+// `antitheft factory provision`: creates a simulated handset folder at the factory (issue 3).
+import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { parseImei } from "../../attestation/imei.js";
+import { privateKeyFromPem, publicKeyFromPem, rawPublicKey } from "../../attestation/cose/key.js";
+import { nodeSigner } from "../../attestation/cose/sign1.js";
+import { provisionFolder } from "../../agent/factory.js";
+import { hexArg, loadTaModule, parseFlags, printJson, readTextFile, required, withDeviceErrors } from "./device-common.js";
+
+const usage = `Usage: antitheft factory provision --dir DEVICE --imei IMEI [--imei2 IMEI] --oem-key oem.key
+         --registry-pub registry.pub [--registry-pub ...] --model NAME [--oem-id HEX] [--issuer NAME]
+
+Creates the simulated handset folder DEVICE: burns its fuse (huk.bin, 32 random bytes), boots
+its Trusted App, provisions the IMEI(s), OEM id, model and the registry key(s) it will trust for
+commands (1..4), stores the sealed state (sealed.bin) and its counter, and writes the OEM
+endorsement signed with --oem-key (endorsement.cbor, a raw COSE_Sign1) and device.json.
+--oem-id is 3 bytes (IEEE OUI) or 16 bytes; by default the OEM key's 16-byte kid.
+The folder appears complete or not at all. A folder that already holds a device is refused
+and left unchanged. Prints device.json.`;
+
+export const factoryProvision: Command = {
+  path: ["factory", "provision"],
+  summary: "create and provision a simulated handset folder",
+  usage,
+  run(argv) {
+    return withDeviceErrors(() => provision(argv));
+  },
+};
+
+async function provision(argv: string[]): Promise<number> {
+  const v = parseFlags(
+    argv,
+    {
+      dir: { type: "string" },
+      imei: { type: "string" },
+      imei2: { type: "string" },
+      "oem-key": { type: "string" },
+      "registry-pub": { type: "string", multiple: true },
+      model: { type: "string" },
+      "oem-id": { type: "string" },
+      issuer: { type: "string" },
+    },
+    usage,
+  );
+  const dir = required(v.dir, "dir", usage);
+  // Checked here for a clear message; the TA checks again and is the authority.
+  const imei = parseImei(required(v.imei, "imei", usage)).imei;
+  const imei2 = v.imei2 === undefined ? undefined : parseImei(v.imei2).imei;
+  const oemKey = privateKeyFromPem(await readTextFile(required(v["oem-key"], "oem-key", usage), "OEM key"));
+  const regPaths = required(v["registry-pub"], "registry-pub", usage);
+  if (regPaths.length > 4) throw new CliError("E_USAGE", "at most 4 --registry-pub keys", 2);
+  const registryKeys = [];
+  for (const p of regPaths) registryKeys.push(rawPublicKey(publicKeyFromPem(await readTextFile(p, "registry public key"))));
+  const model = required(v.model, "model", usage);
+  const modelBytes = Buffer.byteLength(model, "utf8");
+  if (modelBytes < 1 || modelBytes > 32) throw new CliError("E_USAGE", `--model must be 1..32 bytes of UTF-8, got ${modelBytes}`, 2);
+  const oemId = v["oem-id"] === undefined ? undefined : hexArg(v["oem-id"], "oem-id", 3, 16);
+  if (oemId && oemId.length !== 3 && oemId.length !== 16) throw new CliError("E_USAGE", "--oem-id must be 3 bytes (IEEE OUI) or 16 bytes", 2);
+  const module = await loadTaModule();
+  const info = await provisionFolder(dir, module, {
+    imei,
+    ...(imei2 !== undefined ? { imei2 } : {}),
+    oem: nodeSigner(oemKey),
+    ...(v.issuer !== undefined ? { issuer: v.issuer } : {}),
+    registryKeys,
+    model,
+    ...(oemId !== undefined ? { oemId } : {}),
+  });
+  printJson(info);
+  return 0;
+}

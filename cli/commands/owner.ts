@@ -1,0 +1,181 @@
+// `antitheft owner ...`: the owner's side of PROTOCOL.md §6.2. An owner holds an Ed25519 key
+// (owner keygen), claims a handset with a proof the handset made for that key (owner claim),
+// and signs reports (report-stolen, report-lost, found) and transfers. `owner status` reads the
+// public view. Every request is a fresh COSE_Sign1 with a random id and the current time.
+import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { hexArg, parseFlags, readTextFile, required } from "./device-common.js";
+import { keygenCommand } from "./registry.js";
+import { isValidImei } from "../../attestation/index.js";
+import { loadPublicKey, loadSigningKey, type SigningKey } from "../../registry/keys.js";
+import { coseKeyFromPublic } from "../../attestation/cose/key.js";
+import { buildRequest, type RequestInput, type RequestType } from "../../registry/request-codec.js";
+import { RegistryClient } from "../../registry/client.js";
+
+export const ownerKeygen = keygenCommand(
+  "owner",
+  "generate an owner key pair (PEM)",
+  "Generates an owner key (Ed25519). The handset proves itself to this key at purchase\n(antitheft device claim-proof --owner-pub owner.pub) and the owner signs every report with it.",
+);
+
+/** --imei: 15 digits with a valid check digit (E_USAGE otherwise). */
+export function imeiArg(v: string | undefined, usage: string): string {
+  const imei = required(v, "imei", usage);
+  if (!isValidImei(imei)) throw new CliError("E_USAGE", `--imei must be 15 digits with a valid check digit (TS 23.003 Annex B), got "${imei}"`, 2);
+  return imei;
+}
+
+const ACTION_TEXT: Record<string, string> = { lock: "lock", unlock: "unlock", message: "message" };
+
+/** Sends a signed request and prints the outcome; a refusal is a CliError with the registry's code. */
+export async function sendRequest(registry: string, key: SigningKey, r: RequestInput): Promise<number> {
+  const client = new RegistryClient(registry);
+  const a = await client.send(buildRequest(key.signer, r));
+  const b = a.body as { ok?: boolean; code?: string; message?: string; status?: string; commands?: { seq: number; action: string }[]; cleared?: string[] };
+  if (a.status !== 200 || b.ok !== true) {
+    throw new CliError(typeof b.code === "string" ? b.code : `E_HTTP_${a.status}`, `${r.type} refused by the registry (HTTP ${a.status}): ${b.message ?? "no reason given"}`);
+  }
+  const lines = [`${r.type} accepted for IMEI ${r.imei}`, `  equipment status: ${b.status}`];
+  for (const c of b.commands ?? []) lines.push(`  command issued:   ${ACTION_TEXT[c.action] ?? c.action} (sequence ${c.seq}); the handset applies it when it is next online`);
+  if (b.cleared) lines.push(`  flags cleared:    ${b.cleared.join(", ")}`);
+  process.stdout.write(lines.join("\n") + "\n");
+  return 0;
+}
+
+function requestCommand(type: RequestType, summary: string, description: string, extra: "report" | "none"): Command {
+  const more = extra === "report" ? " [--message TEXT] [--contact NUMBER]" : "";
+  const usage = `Usage: antitheft owner ${type} --registry http://HOST:PORT --key owner.key --imei IMEI${more}
+
+${description}
+${extra === "report" ? "\n  --message   lock-screen message (at most 128 bytes of UTF-8)\n  --contact   number shown to the finder (at most 32 bytes)\n" : ""}`;
+  return {
+    path: ["owner", type],
+    summary,
+    usage,
+    async run(argv) {
+      const v = parseFlags(
+        argv,
+        { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, message: { type: "string" }, contact: { type: "string" } },
+        usage,
+      );
+      if (extra !== "report" && (v.message !== undefined || v.contact !== undefined)) throw new CliError("E_USAGE", `${type} takes no --message or --contact\n\n${usage}`, 2);
+      const registry = required(v.registry, "registry", usage);
+      const key = loadSigningKey(required(v.key, "key", usage));
+      const imei = imeiArg(v.imei, usage);
+      return sendRequest(registry, key, {
+        type,
+        imei,
+        ...(v.message !== undefined ? { message: v.message } : {}),
+        ...(v.contact !== undefined ? { contact: v.contact } : {}),
+      });
+    },
+  };
+}
+
+export const ownerReportStolen = requestCommand(
+  "report-stolen",
+  "report your handset stolen: blacklist it and lock it",
+  "Signs a report-stolen request with the owner key: the registry flags the handset (equipment\nstatus BLACKLISTED for networks) and sends it a signed lock command.",
+  "report",
+);
+export const ownerReportLost = requestCommand(
+  "report-lost",
+  "report your handset lost: blacklist it and lock it",
+  "Signs a report-lost request with the owner key: like report-stolen, flagged as lost.",
+  "report",
+);
+export const ownerFound = requestCommand(
+  "found",
+  "report your handset found: clear your flag and unlock it",
+  "Signs a found request: the registry clears the owner's own stolen/lost flag and sends an\nunlock command. Refused while another party's flag (an authority's) still stands.",
+  "none",
+);
+
+const claimUsage = `Usage: antitheft owner claim --registry http://HOST:PORT --key owner.key --imei IMEI --proof HEX|@FILE
+
+Binds the owner key to an enrolled, unclaimed, unflagged handset. --proof is the handset's
+attestation for this owner key (on the handset: antitheft device claim-proof --owner-pub owner.pub),
+as hex, or @FILE for a file holding the hex or the raw token. Its nonce is
+SHA-512("antitheft/v1/claim" || owner COSE_Key)[0..32] (docs/PROTOCOL.md §6.2).`;
+
+async function proofArg(v: string): Promise<Uint8Array> {
+  if (!v.startsWith("@")) return hexArg(v.trim(), "proof", 1, 16 * 1024);
+  const text = (await readTextFile(v.slice(1), "proof file")).trim();
+  if (/^[0-9a-fA-F]+$/.test(text)) return hexArg(text, "proof", 1, 16 * 1024);
+  const { readFile } = await import("node:fs/promises");
+  return new Uint8Array(await readFile(v.slice(1)));
+}
+
+export const ownerClaim: Command = {
+  path: ["owner", "claim"],
+  summary: "claim a handset with its proof for your owner key",
+  usage: claimUsage,
+  async run(argv) {
+    const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, proof: { type: "string" } }, claimUsage);
+    const registry = required(v.registry, "registry", claimUsage);
+    const key = loadSigningKey(required(v.key, "key", claimUsage));
+    const imei = imeiArg(v.imei, claimUsage);
+    const proof = await proofArg(required(v.proof, "proof", claimUsage));
+    return sendRequest(registry, key, { type: "claim", imei, key: key.coseKey, proof });
+  },
+};
+
+const transferUsage = `Usage: antitheft owner transfer --registry http://HOST:PORT --key owner.key --imei IMEI --to new-owner.pub
+
+Hands the handset over: signed by the current owner key, binds the new owner's public key.
+Refused while the handset is flagged.`;
+
+export const ownerTransfer: Command = {
+  path: ["owner", "transfer"],
+  summary: "transfer your handset to a new owner key",
+  usage: transferUsage,
+  async run(argv) {
+    const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, to: { type: "string" } }, transferUsage);
+    const registry = required(v.registry, "registry", transferUsage);
+    const key = loadSigningKey(required(v.key, "key", transferUsage));
+    const imei = imeiArg(v.imei, transferUsage);
+    const to = coseKeyFromPublic(loadPublicKey(required(v.to, "to", transferUsage)));
+    return sendRequest(registry, key, { type: "transfer", imei, key: to });
+  },
+};
+
+const statusUsage = `Usage: antitheft owner status --registry http://HOST:PORT --imei IMEI [--json]
+
+Shows the registry's public view of a handset: equipment status, flags, lock state, the pending
+command and when it was last seen. Exits 1 when the registry does not know the IMEI.`;
+
+const LOCK_TEXT = ["unlocked", "partially locked", "locked"];
+
+export const ownerStatus: Command = {
+  path: ["owner", "status"],
+  summary: "show a handset's status at the registry",
+  usage: statusUsage,
+  async run(argv) {
+    const v = parseFlags(argv, { registry: { type: "string" }, imei: { type: "string" }, json: { type: "boolean" } }, statusUsage);
+    const registry = required(v.registry, "registry", statusUsage);
+    const imei = imeiArg(v.imei, statusUsage);
+    const a = await new RegistryClient(registry).device(imei);
+    const b = a.body as Record<string, any>;
+    if (a.status !== 200) throw new CliError(typeof b.code === "string" ? b.code : `E_HTTP_${a.status}`, `IMEI ${imei}: ${b.message ?? `HTTP ${a.status}`}`);
+    if (v.json) {
+      process.stdout.write(JSON.stringify(b, null, 2) + "\n");
+      return 0;
+    }
+    const lines = [`IMEI ${imei}: ${b.status}`];
+    (b.devices as Record<string, any>[]).forEach((d, i) => {
+      if (b.devices.length > 1) lines.push(`  device key ${i + 1} of ${b.devices.length}`);
+      lines.push(`  lock state:   ${LOCK_TEXT[d.lockState] ?? d.lockState}${d.tampered ? " (TA TAMPERED)" : ""}`);
+      lines.push(`  claimed:      ${d.claimed ? "yes" : "no"}`);
+      lines.push(`  online:       ${d.online ? "yes" : "no"}; last seen ${d.lastSeen}`);
+      const flags = (d.flags as Record<string, any>[]).map((f) => `${f.kind} (by ${f.raisedBy}, ${f.at}${f.reason ? `: ${f.reason}` : ""})`);
+      lines.push(`  flags:        ${flags.length ? flags.join("; ") : "none"}`);
+      const p = d.pendingCommand;
+      lines.push(`  pending:      ${p ? `${p.action} (sequence ${p.seq}, ${p.status}, issued ${p.issuedAt})` : "none"}`);
+    });
+    process.stdout.write(lines.join("\n") + "\n");
+    return 0;
+  },
+};
+
+export const ownerCommands: Command[] = [ownerKeygen, ownerClaim, ownerReportStolen, ownerReportLost, ownerFound, ownerTransfer, ownerStatus];
+

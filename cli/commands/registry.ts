@@ -1,0 +1,167 @@
+// `antitheft registry ...`: run the reference stolen-device registry, and make its command key.
+import { existsSync } from "node:fs";
+import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { parseFlags, required } from "./device-common.js";
+import { toHex } from "../../attestation/index.js";
+import { loadPublicKey, loadSigningKey, publicPathFor, writeKeyPair } from "../../registry/keys.js";
+import { RegistryError } from "../../registry/errors.js";
+import { textLogger } from "../../registry/text-log.js";
+import type { Registry } from "../../registry/registry.js";
+
+/** A `<who> keygen --out FILE [--force]` command writing an Ed25519 PEM pair. */
+export function keygenCommand(who: string, summary: string, purpose: string): Command {
+  const usage = `Usage: antitheft ${who} keygen --out ${who}.key [--force]
+
+${purpose}
+Writes the private key as PKCS#8 PEM to --out (mode 0600) and the public key as SPKI PEM next
+to it (${who}.key -> ${who}.pub). Existing files are kept unless --force is given.`;
+  return {
+    path: [who, "keygen"],
+    summary,
+    usage,
+    async run(argv) {
+      const v = parseFlags(argv, { out: { type: "string" }, force: { type: "boolean" } }, usage);
+      const out = required(v.out, "out", usage);
+      if (!v.force) for (const p of [out, publicPathFor(out)]) if (existsSync(p)) throw new CliError("E_EXISTS", `${p} exists; use --force to overwrite`);
+      let r;
+      try {
+        r = writeKeyPair(out, true);
+      } catch (e) {
+        throw new CliError("E_FILE", `cannot write the key files: ${(e as Error).message}`);
+      }
+      process.stdout.write(`wrote ${r.keyPath} (private, PKCS#8) and ${r.pubPath} (public, SPKI); kid ${toHex(r.kid)}\n`);
+      return 0;
+    },
+  };
+}
+
+export const registryKeygen = keygenCommand(
+  "registry",
+  "generate the registry's command key pair (PEM)",
+  "Generates the registry's command key (Ed25519). Factories provision its public key into every\nTA; the registry signs lock/unlock commands with the private key.",
+);
+
+const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry.sqlite --key registry.key
+                          --oem-pub oem.pub [--oem-pub ...] [--authority-pub authority.pub ...]
+                          [--http 127.0.0.1:8080] [--mqtt-version 4|5] [--name registry]
+                          [--share-group GROUP] [--measurement HEX ...] [--log text|json]
+
+Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
+endorsement chains to a pinned --oem-pub, detects clones, takes signed owner and authority
+requests over HTTP, signs lock/unlock commands with --key, tracks their results, and answers
+networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 29.511).
+
+  --broker          MQTT broker URL (mqtt:// or mqtts://)
+  --db              SQLite database file (created if absent; WAL, synchronous=FULL)
+  --key             the registry's command key (antitheft registry keygen)
+  --oem-pub         a pinned OEM root public key (SPKI PEM); repeat for several OEMs
+  --authority-pub   a pinned authority key (operator, police) that may flag and clear
+  --http            HOST:PORT for the HTTP interface (default 127.0.0.1:8080; port 0 = any)
+  --mqtt-version    4 (MQTT 3.1.1, e.g. aedes; default) or 5 (e.g. Mosquitto)
+  --name            registry name; its MQTT client id is at-r-<name> (default "registry")
+  --share-group     MQTT 5 only: subscribe as $share/<GROUP>/... to split load across workers
+  --measurement     an accepted agent measurement (hex); others are flagged tampered
+  --log             text (default) or json lines
+
+Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
+before it is acknowledged.`;
+
+function hostPort(s: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !m[1] || port > 65535) throw new CliError("E_USAGE", `--http must be HOST:PORT, got "${s}"`, 2);
+  return { host: m[1].replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+export const registryRun: Command = {
+  path: ["registry"],
+  summary: "run the stolen-device registry (MQTT + HTTP, SQLite)",
+  usage,
+  async run(argv) {
+    const v = parseFlags(
+      argv,
+      {
+        broker: { type: "string" },
+        db: { type: "string" },
+        key: { type: "string" },
+        "oem-pub": { type: "string", multiple: true },
+        "authority-pub": { type: "string", multiple: true },
+        http: { type: "string" },
+        "mqtt-version": { type: "string" },
+        name: { type: "string" },
+        "share-group": { type: "string" },
+        measurement: { type: "string", multiple: true },
+        log: { type: "string" },
+      },
+      usage,
+    );
+    const broker = required(v.broker, "broker", usage);
+    const db = required(v.db, "db", usage);
+    const keyPath = required(v.key, "key", usage);
+    const oemPubs = v["oem-pub"] ?? [];
+    if (oemPubs.length === 0) throw new CliError("E_USAGE", `at least one --oem-pub is required\n\n${usage}`, 2);
+    const version = v["mqtt-version"] ?? "4";
+    if (version !== "4" && version !== "5") throw new CliError("E_USAGE", "--mqtt-version must be 4 or 5", 2);
+    const logMode = v.log ?? "text";
+    if (logMode !== "text" && logMode !== "json") throw new CliError("E_USAGE", "--log must be text or json", 2);
+    const http = hostPort(v.http ?? "127.0.0.1:8080");
+    for (const m of v.measurement ?? []) if (!/^([0-9a-fA-F]{2}){1,64}$/.test(m)) throw new CliError("E_USAGE", `--measurement must be 1..64 bytes of hex`, 2);
+    const name = v.name ?? "registry";
+
+    const registryKey = loadSigningKey(keyPath);
+    const oemRoots = oemPubs.map(loadPublicKey);
+    const authorities = (v["authority-pub"] ?? []).map(loadPublicKey);
+    const out = (line: string) => void process.stdout.write(line);
+    const log = textLogger(out, logMode);
+
+    // Loaded here, not at the top: the other commands should not pay for MQTT and SQLite.
+    const { Registry } = await import("../../registry/registry.js");
+    let registry: Registry;
+    try {
+      registry = new Registry({
+        db,
+        registryKey,
+        oemRoots,
+        authorities,
+        mqtt: { url: broker, name, protocolVersion: version === "5" ? 5 : 4, ...(v["share-group"] ? { shareGroup: v["share-group"] } : {}) },
+        http,
+        log,
+        acceptedMeasurements: v.measurement ?? [],
+      });
+    } catch (e) {
+      if (e instanceof RegistryError) throw new CliError(e.code, e.message);
+      throw new CliError("E_DB", `cannot open the database ${db}: ${(e as Error).message}`);
+    }
+    const stopped = new Promise<string>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    try {
+      await Promise.race([registry.start(), stopped.then((s) => Promise.reject(new CliError("E_STOPPED", `stopped by ${s} while starting`)))]);
+    } catch (e) {
+      await registry.stop().catch(() => {});
+      if (e instanceof CliError) throw e;
+      throw new CliError("E_START", `the registry could not start: ${(e as Error).message}`);
+    }
+    out(
+      [
+        `antitheft registry "${name}" running`,
+        `  database  ${db} (schema ${registry.store.schemaVersion}, ${registry.store.devices.count()} devices)`,
+        `  key       kid ${toHex(registryKey.kid)}`,
+        `  oem roots ${oemRoots.length}, authorities ${authorities.length}`,
+        `  broker    ${broker} (MQTT ${version === "5" ? "5" : "3.1.1"}, client id at-r-${name})`,
+        `  http      ${registry.httpUrl}`,
+        "",
+      ].join("\n"),
+    );
+    const signal = await stopped;
+    out(`${signal}: stopping\n`);
+    await registry.stop();
+    out("stopped\n");
+    return 0;
+  },
+};
+
+/** Registered in cli/antitheft.ts (longest path wins, so "registry keygen" beats "registry"). */
+export const registryCommands: Command[] = [registryRun, registryKeygen];

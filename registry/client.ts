@@ -1,0 +1,55 @@
+// A small HTTP client for a registry (PROTOCOL.md §6.2, §6.3): used by the owner and authority
+// CLI, and usable by tests and conformance suites that drive a registry only through the protocol.
+import { RegistryError } from "./errors.js";
+import { REQUESTS_PATH, DEVICES_PREFIX, EIR_PATH } from "./paths.js";
+
+export interface HttpAnswer<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly body: T;
+}
+
+export class RegistryClient {
+  readonly base: string;
+
+  constructor(base: string) {
+    let u: URL;
+    try {
+      u = new URL(base);
+    } catch {
+      throw new RegistryError("E_CONFIG", `not a registry URL: ${base}`);
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") throw new RegistryError("E_CONFIG", `the registry URL must be http(s): ${base}`);
+    this.base = u.origin;
+  }
+
+  async #fetch(path: string, init?: RequestInit): Promise<HttpAnswer> {
+    let r: Response;
+    try {
+      r = await fetch(this.base + path, { ...init, signal: AbortSignal.timeout(15_000) });
+    } catch (e) {
+      throw new RegistryError("E_CONFIG", `cannot reach the registry at ${this.base}: ${(e as Error).cause ?? (e as Error).message}`);
+    }
+    let body: Record<string, unknown>;
+    try {
+      body = (await r.json()) as Record<string, unknown>;
+    } catch {
+      throw new RegistryError("E_INTERNAL", `the registry answered ${r.status} with a body that is not JSON`);
+    }
+    return { status: r.status, body };
+  }
+
+  /** POSTs a signed request (COSE_Sign1 bytes). */
+  send(request: Uint8Array): Promise<HttpAnswer> {
+    return this.#fetch(REQUESTS_PATH, { method: "POST", body: Buffer.from(request), headers: { "content-type": "application/cose" } });
+  }
+
+  /** The public view of an IMEI. */
+  device(imei: string): Promise<HttpAnswer> {
+    return this.#fetch(`${DEVICES_PREFIX}imei-${encodeURIComponent(imei)}`);
+  }
+
+  /** TS 29.511 equipment status for a PEI ("imei-<15>" or "imeisv-<16>"). */
+  equipmentStatus(pei: string): Promise<HttpAnswer> {
+    return this.#fetch(`${EIR_PATH}?pei=${encodeURIComponent(pei)}`);
+  }
+}

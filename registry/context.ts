@@ -1,0 +1,49 @@
+// What the registry's handlers share: state, time, logging, keys, and the way out (publish).
+// registry.ts builds one Context; the concept modules (enrolment, commands, requests, ...)
+// are functions over it, so each can be tested with a real store and a recording publisher.
+import type { OemRoots } from "../attestation/index.js";
+import type { Logger } from "../agent/log.js";
+import type { Store } from "./store.js";
+import type { GroupCommit } from "./group-commit.js";
+import type { KeySet, SigningKey } from "./keys.js";
+import type { Challenges } from "./challenges.js";
+
+/** One MQTT publication (QoS 1, PROTOCOL.md §2). */
+export interface Publication {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly retain: boolean;
+  /** Runs after the broker acknowledged it (PUBACK); a returned promise is awaited by `idle()`. */
+  readonly onSent?: () => void | Promise<unknown>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Policy {
+  /** Request ts window, seconds (PROTOCOL.md §6.2: +-300). */
+  readonly requestWindowS: number;
+  /**
+   * Accepted agent measurements (claim 273 digests, lowercase hex). Empty: not checked.
+   * A device reporting another digest (or none) is flagged `tampered` (GREYLISTED).
+   */
+  readonly acceptedMeasurements: ReadonlySet<string>;
+}
+
+export interface Context {
+  readonly store: Store;
+  readonly gc: GroupCommit;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly registryKey: SigningKey;
+  readonly oemRoots: OemRoots;
+  readonly authorities: KeySet;
+  readonly challenges: Challenges;
+  /** Endorsements from verified hellos, by did, until the attestation that follows. */
+  readonly hellos: Map<string, Uint8Array>;
+  /** Devices whose attestation was verified since this registry started. */
+  readonly attested: Set<string>;
+  readonly policy: Policy;
+  publish(pubs: readonly Publication[]): void;
+}

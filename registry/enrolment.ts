@@ -1,0 +1,138 @@
+// Enrolment and clone detection (PROTOCOL.md §4.1-4.3, §6.1).
+// hello: the endorsement is verified against the pinned OEM roots and must endorse the key the
+// topic's did names; only then is a challenge sent. attestation: the token must answer a nonce
+// issued to this did and verify under the endorsed key (attestation/ verifyAttestation); the
+// verified claims - never the hello's hints - then update the registry in one transaction:
+// - first contact: the device is enrolled and its IMEI(s) bound to its key;
+// - an IMEI already bound to another device key, or a second, different endorsement for a
+//   device, makes every device involved a clone suspect (flag `clone`, GREYLISTED);
+// - TAMPERED (ta_state 1), counters going backwards (a rolled-back sealed state) or an agent
+//   measurement outside the accepted set raise a `tampered` flag (GREYLISTED);
+// - an open command the attested state shows done is settled, and any open command re-sent.
+import { createHash } from "node:crypto";
+import {
+  decodeSign1, toHex, verifyAttestation, verifyEndorsement, type VerifiedAttestation,
+} from "../attestation/index.js";
+import { decodeTokenClaims } from "../attestation/eat/claims.js";
+import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../agent/protocol.js";
+import type { Context, Publication } from "./context.js";
+import { raiseFlag, REGISTRY_PARTY } from "./flagging.js";
+import { resendOpen, settleByAttestation } from "./commands.js";
+
+const MAX_REMEMBERED_HELLOS = 200_000;
+
+function refuse(ctx: Context, event: string, did: string, reason: string): void {
+  ctx.log.log("warn", event, { did, reason });
+}
+
+function challenge(ctx: Context, did: string): Publication {
+  const nonce = ctx.challenges.issue(did);
+  return { topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce }), retain: false };
+}
+
+/** §4.1: verify the endorsement, remember it, answer with a challenge; re-send any open command. */
+export async function handleHello(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
+  const hello = decodeHello(payload);
+  const e = verifyEndorsement(hello.endorsement, ctx.oemRoots);
+  if (!e.ok) return refuse(ctx, "hello.refused", did, e.error.code);
+  if (toHex(e.value.deviceKid) !== did) return refuse(ctx, "hello.refused", did, "the endorsement endorses another device key");
+  ctx.hellos.delete(did);
+  ctx.hellos.set(did, hello.endorsement);
+  while (ctx.hellos.size > MAX_REMEMBERED_HELLOS) ctx.hellos.delete(ctx.hellos.keys().next().value!);
+  const pubs = await ctx.gc.run(() => {
+    if (!ctx.store.devices.get(did)) return [];
+    ctx.store.devices.touch(did, ctx.clock.now());
+    ctx.store.devices.setAgent(did, hello.agent ?? null);
+    return resendOpen(ctx, did);
+  });
+  ctx.publish([challenge(ctx, did), ...pubs]);
+}
+
+/** The eat_nonce a token claims, read without verification (only to pick the challenge). */
+function claimedNonce(token: Uint8Array): Uint8Array | undefined {
+  try {
+    return decodeTokenClaims(decodeSign1(token).payload).nonce;
+  } catch {
+    return undefined;
+  }
+}
+
+/** §4.3 and §6.1. */
+export async function handleAttestation(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
+  const { token } = decodeAttestation(payload);
+  const nonce = claimedNonce(token);
+  if (!nonce || !ctx.challenges.isFor(did, nonce)) return refuse(ctx, "attestation.refused", did, "E_NONCE_UNKNOWN: no challenge to this device has that nonce");
+  const endorsement = ctx.hellos.get(did) ?? ctx.store.devices.get(did)?.endorsement;
+  if (!endorsement) return refuse(ctx, "attestation.refused", did, "no endorsement: the device must send hello first");
+  const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: ctx.oemRoots, nonces: ctx.challenges.nonces });
+  if (!r.ok) return refuse(ctx, "attestation.refused", did, r.error.code);
+  if (toHex(r.value.deviceKid) !== did) return refuse(ctx, "attestation.refused", did, "the token's key is not this did's key");
+  ctx.challenges.settle(did);
+  ctx.hellos.delete(did);
+  const pubs = await ctx.gc.run(() => recordAttestation(ctx, did, endorsement, r.value));
+  ctx.attested.add(did);
+  ctx.publish(pubs);
+}
+
+function sha512(b: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha512").update(b).digest());
+}
+
+/** The state changes of one verified attestation. Runs inside a transaction. */
+function recordAttestation(ctx: Context, did: string, endorsement: Uint8Array, v: VerifiedAttestation): Publication[] {
+  const { store } = ctx;
+  const at = ctx.clock.now();
+  const measurement = v.token.measurements[0]?.digest ?? null;
+  const imeis: [string, 1 | 2][] = [[v.imei, 1]];
+  if (v.imei2 !== undefined) imeis.push([v.imei2, 2]);
+  const prior = store.devices.get(did);
+  if (!prior) {
+    store.devices.insert({
+      did, deviceKey: v.deviceKey, endorsement, oemid: v.oemid, hwmodel: v.hwmodel, at,
+      bootcount: v.token.bootcount ?? null, lockState: v.lockState, lastSeq: v.lastSeq, tampered: v.tampered, measurement,
+    });
+    store.imeis.recordEndorsement(did, sha512(endorsement), endorsement, at);
+    store.events.append({ at, type: "enrolled", did, imei: v.imei, party: "registry", detail: { imei2: v.imei2 ?? null, oemKid: toHex(v.oemKid) } });
+    ctx.log.log("info", "device.enrolled", { did, tampered: v.tampered });
+  } else {
+    // A rolled-back sealed state reports counters below ones it already attested.
+    const backwards = !v.tampered && (v.lastSeq < prior.lastSeq || (prior.bootcount !== null && v.token.bootcount !== undefined && v.token.bootcount < prior.bootcount));
+    if (backwards) {
+      raiseFlag(ctx, did, v.imei, "tampered", REGISTRY_PARTY, `attested counters went backwards (last_seq ${prior.lastSeq} -> ${v.lastSeq}, bootcount ${prior.bootcount} -> ${v.token.bootcount}): rolled-back state`);
+    }
+    store.devices.attested(did, {
+      at,
+      bootcount: v.token.bootcount ?? prior.bootcount,
+      lockState: v.lockState,
+      lastSeq: Math.max(prior.lastSeq, v.lastSeq),
+      tampered: v.tampered,
+      measurement: measurement ?? prior.measurement,
+    });
+    if (store.imeis.recordEndorsement(did, sha512(endorsement), endorsement, at)) {
+      store.events.append({ at, type: "endorsement-changed", did, imei: v.imei, party: "registry", detail: {} });
+      markClones(ctx, did, v.imei, imeis.map(([i]) => i), "a second, different endorsement was presented for this device");
+    }
+  }
+  store.events.append({ at, type: "attested", did, party: `device:${did}`, detail: { lock: v.lockState, seq: v.lastSeq, tampered: v.tampered } });
+  for (const [imei, slot] of imeis) {
+    const others = store.imeis.didsFor(imei).filter((d) => d !== did);
+    if (store.imeis.bind(imei, did, slot, at)) {
+      store.events.append({ at, type: "imei-bound", did, imei, party: "registry", detail: { slot } });
+      if (others.length > 0) markClones(ctx, did, imei, [imei], `IMEI presented by ${others.length + 1} different device keys`);
+    }
+  }
+  if (v.tampered) raiseFlag(ctx, did, v.imei, "tampered", REGISTRY_PARTY, "the TA reports TAMPERED: its sealed state failed verification");
+  const accepted = ctx.policy.acceptedMeasurements;
+  if (!v.tampered && accepted.size > 0 && (measurement === null || !accepted.has(toHex(measurement)))) {
+    raiseFlag(ctx, did, v.imei, "tampered", REGISTRY_PARTY, `agent measurement ${measurement ? toHex(measurement) : "(none)"} is not an accepted one`);
+  }
+  settleByAttestation(ctx, did, { lockState: v.lockState, lastSeq: v.lastSeq, tampered: v.tampered });
+  return resendOpen(ctx, did);
+}
+
+/** Flags `did` and every other device bound to one of `imeis` as clone suspects. */
+function markClones(ctx: Context, did: string, imei: string, imeis: string[], reason: string): void {
+  const involved = new Set<string>([did]);
+  for (const i of imeis) for (const d of ctx.store.imeis.didsFor(i)) involved.add(d);
+  for (const d of involved) raiseFlag(ctx, d, imei, "clone", REGISTRY_PARTY, reason);
+}

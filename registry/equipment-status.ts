@@ -1,0 +1,86 @@
+// Equipment status for networks (3GPP TS 29.511 N5g-eir_EquipmentIdentityCheck, PROTOCOL.md §6.3)
+// and the public device view (§6.2 GET /antitheft/v1/devices/imei-<15>).
+// An IMEI's status is the worst over every device key bound to it:
+// - any active stolen / lost / authority flag: BLACKLISTED;
+// - else more than one device key (clone), an active clone / tampered flag, a device whose
+//   latest attestation says TAMPERED, or a binding without its device row (inconsistent data):
+//   GREYLISTED - never an implicit allow;
+// - else WHITELISTED. An IMEI never enrolled has no status (404 ERROR_EQUIPMENT_UNKNOWN).
+import { imeiFromTacSnr, isValidImei, parsePei } from "../attestation/index.js";
+import type { Store, Flag } from "./store.js";
+import { isBlacklistKind } from "./store.js";
+import { openCommand, ACTION_NAMES } from "./commands.js";
+
+export type EquipmentStatus = "WHITELISTED" | "BLACKLISTED" | "GREYLISTED";
+
+export function equipmentStatus(store: Store, imei: string): EquipmentStatus | undefined {
+  const dids = store.imeis.didsFor(imei);
+  if (dids.length === 0) return undefined;
+  let black = false;
+  let grey = dids.length > 1;
+  for (const did of dids) {
+    const dev = store.devices.get(did);
+    if (!dev || dev.tampered) grey = true;
+    for (const f of store.flags.active(did)) {
+      if (isBlacklistKind(f.kind)) black = true;
+      else grey = true;
+    }
+  }
+  return black ? "BLACKLISTED" : grey ? "GREYLISTED" : "WHITELISTED";
+}
+
+export type PeiLookup = { ok: true; imei: string } | { ok: false; reason: string };
+
+/**
+ * The IMEI a PEI names (TS 29.571 Pei: imei-<15 digits> | imeisv-<16 digits>).
+ * The check digit must be right - except a 0, which TS 23.003 §6.2.1 lets the mobile send in
+ * place of the check digit ("shall be set to zero" when transmitted): then the TAC + SNR decide.
+ * An IMEISV carries no check digit: its TAC + SNR name the IMEI.
+ */
+export function imeiOfPei(pei: unknown): PeiLookup {
+  let p;
+  try {
+    p = parsePei(pei);
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+  if (p.kind === "imeisv") return { ok: true, imei: imeiFromTacSnr(p.digits.slice(0, 14)) };
+  if (isValidImei(p.digits)) return { ok: true, imei: p.digits };
+  if (p.digits[14] === "0") return { ok: true, imei: imeiFromTacSnr(p.digits.slice(0, 14)) };
+  return { ok: false, reason: "the IMEI check digit is wrong (TS 23.003 Annex B)" };
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function publicFlag(f: Flag): Record<string, unknown> {
+  return {
+    kind: f.kind,
+    raisedBy: f.raisedBy.role,
+    at: iso(f.at),
+    // Owners' and authorities' free text stays private; the registry's own reasons are public.
+    ...(f.raisedBy.role === "registry" ? { reason: f.reason } : {}),
+  };
+}
+
+/** §6.2 public view of an IMEI: status, flags, pending command, last seen. No keys, no dids. */
+export function publicDeviceView(store: Store, imei: string): Record<string, unknown> | undefined {
+  const status = equipmentStatus(store, imei);
+  if (status === undefined) return undefined;
+  const devices = store.imeis.didsFor(imei).map((did) => {
+    const d = store.devices.get(did);
+    if (!d) return { consistent: false };
+    const pending = openCommand(store, did);
+    return {
+      enrolledAt: iso(d.enrolledAt),
+      lastSeen: iso(d.lastSeen),
+      lastAttested: iso(d.lastAttested),
+      online: d.online,
+      lockState: d.lockState,
+      tampered: d.tampered,
+      claimed: store.owners.current(did) !== undefined,
+      flags: store.flags.active(did).map(publicFlag),
+      pendingCommand: pending ? { seq: pending.seq, action: ACTION_NAMES[pending.action], status: pending.status, issuedAt: iso(pending.createdAt) } : null,
+    };
+  });
+  return { imei, status, devices };
+}

@@ -1,0 +1,145 @@
+// The registry's HTTP interface (node:http):
+//   GET  /n5g-eir-eic/v1/equipment-status?pei=imei-<15>|imeisv-<16>   3GPP TS 29.511 §5.2.2.2
+//   POST /antitheft/v1/requests          (application/cose)           PROTOCOL.md §6.2
+//   GET  /antitheft/v1/devices/imei-<15>                              PROTOCOL.md §6.2
+// EIR errors are TS 29.571 ProblemDetails (application/problem+json); antitheft errors are
+// {"ok": false, "code", "message"}. Nothing unknown or inconsistent is ever answered as an allow:
+// an internal failure is a 500, never a WHITELISTED.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { isValidImei } from "../attestation/index.js";
+import { RegistryError, asRegistryError } from "./errors.js";
+import type { Context } from "./context.js";
+import { equipmentStatus, imeiOfPei, publicDeviceView } from "./equipment-status.js";
+import { handleRequest } from "./requests.js";
+import { MAX_REQUEST_BYTES } from "./request-codec.js";
+
+import { DEVICES_PREFIX, EIR_PATH, REQUESTS_PATH } from "./paths.js";
+
+function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.end(text);
+}
+
+/** TS 29.571 §5.2.4.1 ProblemDetails. */
+function problem(res: ServerResponse, status: number, cause: string, detail: string, invalidParam?: string): void {
+  const title = status === 404 ? "Not Found" : status === 400 ? "Bad Request" : status === 405 ? "Method Not Allowed" : "Internal Server Error";
+  send(
+    res,
+    status,
+    { type: "about:blank", title, status, detail, cause, ...(invalidParam ? { invalidParams: [{ param: invalidParam, reason: detail }] } : {}) },
+    "application/problem+json",
+  );
+}
+
+function fail(res: ServerResponse, e: unknown): void {
+  const err = asRegistryError(e);
+  send(res, err.httpStatus, { ok: false, code: err.code, message: err.message });
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) return reject(new RegistryError("E_TOO_LARGE"));
+    const chunks: Buffer[] = [];
+    let n = 0;
+    req.on("data", (c: Buffer) => {
+      n += c.length;
+      if (n > limit) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new RegistryError("E_TOO_LARGE"));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
+    req.on("error", reject);
+  });
+}
+
+function eir(ctx: Context, url: URL, res: ServerResponse): void {
+  const peis = url.searchParams.getAll("pei");
+  if (peis.length === 0) return problem(res, 400, "MANDATORY_IE_MISSING", "the pei query parameter is required", "pei");
+  if (peis.length > 1) return problem(res, 400, "MANDATORY_IE_INCORRECT", "pei given more than once", "pei");
+  const p = imeiOfPei(peis[0]);
+  if (!p.ok) return problem(res, 400, "MANDATORY_IE_INCORRECT", p.reason, "pei");
+  const status = equipmentStatus(ctx.store, p.imei);
+  if (status === undefined) return problem(res, 404, "ERROR_EQUIPMENT_UNKNOWN", "this equipment is not known to the registry");
+  send(res, 200, { status });
+}
+
+async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://registry.invalid");
+  const method = req.method ?? "GET";
+  if (url.pathname === EIR_PATH) {
+    if (method !== "GET") return problem(res, 405, "METHOD_NOT_ALLOWED", "use GET");
+    return eir(ctx, url, res);
+  }
+  if (url.pathname === REQUESTS_PATH) {
+    if (method !== "POST") throw new RegistryError("E_METHOD", "use POST");
+    const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/cose") throw new RegistryError("E_MEDIA_TYPE");
+    const body = await readBody(req, MAX_REQUEST_BYTES);
+    return send(res, 200, await handleRequest(ctx, body));
+  }
+  if (url.pathname.startsWith(DEVICES_PREFIX)) {
+    if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
+    const m = /^imei-([0-9]{15})$/.exec(url.pathname.slice(DEVICES_PREFIX.length));
+    if (!m || !isValidImei(m[1])) throw new RegistryError("E_BAD_REQUEST", "expected /antitheft/v1/devices/imei-<15 digits with a valid check digit>");
+    const view = publicDeviceView(ctx.store, m[1]!);
+    if (!view) throw new RegistryError("E_UNKNOWN_DEVICE");
+    return send(res, 200, { ok: true, ...view });
+  }
+  throw new RegistryError("E_NOT_FOUND", `no resource at ${url.pathname}`);
+}
+
+export class HttpInterface {
+  readonly #ctx: Context;
+  #server: Server | undefined;
+
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+
+  /** Listens on host:port (port 0 = any free port); resolves with the bound address. */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    const server = createServer((req, res) => {
+      route(this.#ctx, req, res).catch((e) => {
+        const err = asRegistryError(e);
+        if (err.code === "E_INTERNAL") this.#ctx.log.log("error", "http.internal-error", { error: String((e as Error)?.stack ?? e) });
+        if (res.headersSent) return void res.destroy();
+        if (req.url?.startsWith(EIR_PATH)) return problem(res, 500, "SYSTEM_FAILURE", "the registry could not answer");
+        // A body over the limit is answered and the connection closed.
+        if (err.code === "E_TOO_LARGE") res.setHeader("connection", "close");
+        fail(res, err);
+      });
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 15_000;
+    server.keepAliveTimeout = 5_000;
+    this.#server = server;
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get address(): AddressInfo | undefined {
+    return (this.#server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  close(): Promise<void> {
+    const s = this.#server;
+    this.#server = undefined;
+    if (!s) return Promise.resolve();
+    return new Promise((resolve) => {
+      s.close(() => resolve());
+      s.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,4 @@
+// The registry's HTTP resources (PROTOCOL.md §6.2, §6.3).
+export const EIR_PATH = "/n5g-eir-eic/v1/equipment-status"; // 3GPP TS 29.511 §5.2.2.2
+export const REQUESTS_PATH = "/antitheft/v1/requests";
+export const DEVICES_PREFIX = "/antitheft/v1/devices/";

@@ -1,0 +1,43 @@
+// Presence and liveness (PROTOCOL.md §3 status, §4.4 heartbeat). Both are hints: they never
+// change a flag or the attested state. A heartbeat that disagrees with what the device last
+// attested, or comes from a device not attested since this registry started, earns a fresh
+// challenge (at most one per TTL), so the next verified attestation settles the question;
+// an open command is re-sent on every heartbeat.
+import { decodeHeartbeat, deviceTopic, encodeChallenge } from "../agent/protocol.js";
+import type { Context, Publication } from "./context.js";
+import { resendOpen } from "./commands.js";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export async function handleHeartbeat(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
+  const hb = decodeHeartbeat(payload);
+  const pubs = await ctx.gc.run(() => {
+    const dev = ctx.store.devices.get(did);
+    if (!dev) return [];
+    ctx.store.devices.touch(did, ctx.clock.now());
+    return resendOpen(ctx, did);
+  });
+  const dev = ctx.store.devices.get(did);
+  if (!dev) return void ctx.log.log("debug", "heartbeat.unknown-device", { did });
+  const disagrees = hb.tampered !== dev.tampered || hb.lock !== dev.lockState || hb.seq !== dev.lastSeq;
+  const out: Publication[] = [...pubs];
+  if ((disagrees || !ctx.attested.has(did)) && !ctx.challenges.hasFresh(did)) {
+    // The endorsement for verifying is the enrolled one (no hello needed).
+    out.push({ topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce: ctx.challenges.issue(did) }), retain: false });
+  }
+  ctx.publish(out);
+}
+
+/** `online` / `offline` (the Last Will). Anything else is dropped. */
+export async function handleStatus(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    return void ctx.log.log("warn", "status.refused", { did, reason: "not UTF-8" });
+  }
+  if (text !== "online" && text !== "offline") return void ctx.log.log("warn", "status.refused", { did, reason: "not online/offline" });
+  await ctx.gc.run(() => {
+    if (ctx.store.devices.get(did)) ctx.store.devices.setOnline(did, text === "online", ctx.clock.now());
+  });
+}

@@ -1,0 +1,191 @@
+// The reference registry: store + MQTT + HTTP, wired. `start()` opens the database (migrating
+// it), connects to the broker, re-publishes anything committed but never sent, and listens for
+// HTTP; `stop()` undoes it in reverse. Time, logging and the MQTT client factory are injected.
+import type { KeyObject } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { OemRoots } from "../attestation/index.js";
+import { silentLogger, type Logger } from "../agent/log.js";
+import { ProtocolError, type DeviceTopicKind } from "../agent/protocol.js";
+import { Store } from "./store.js";
+import { GroupCommit, type Scheduler } from "./group-commit.js";
+import { KeySet, type SigningKey } from "./keys.js";
+import { Challenges } from "./challenges.js";
+import type { Clock, Context, Publication } from "./context.js";
+import { MqttService, type MqttFactory } from "./mqtt-service.js";
+import { HttpInterface } from "./http.js";
+import { handleAttestation, handleHello } from "./enrolment.js";
+import { handleHeartbeat, handleStatus } from "./presence.js";
+import { desiredAgain, handleReceipt, handleResult, unpublished } from "./commands.js";
+
+type PublicKeyInput = Uint8Array | KeyObject | string;
+
+export interface RegistryOptions {
+  /** Path of the SQLite database (created if absent), or an open Store. */
+  readonly db: string | Store;
+  /** The registry's command key (its public key is provisioned into every TA). */
+  readonly registryKey: SigningKey;
+  /** Pinned OEM root public keys (at least one). */
+  readonly oemRoots: readonly PublicKeyInput[] | OemRoots;
+  /** Pinned authority public keys (operators, police). */
+  readonly authorities?: readonly PublicKeyInput[];
+  /** MQTT broker; omit for an HTTP-only registry (tests). */
+  readonly mqtt?: {
+    readonly url: string;
+    readonly name?: string;
+    readonly protocolVersion?: 4 | 5;
+    readonly shareGroup?: string;
+    readonly factory?: MqttFactory;
+  };
+  /** HTTP listener; omit for none. Port 0 picks a free port. */
+  readonly http?: { readonly host: string; readonly port: number };
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  /** Challenge TTL (default 60 s). */
+  readonly challengeTtlMs?: number;
+  /** Request ts window in seconds (default 300). */
+  readonly requestWindowS?: number;
+  /** Accepted agent measurement digests (hex); empty = not checked. */
+  readonly acceptedMeasurements?: readonly string[];
+  /** Group-commit scheduler (default setImmediate). */
+  readonly schedule?: Scheduler;
+}
+
+export class Registry {
+  readonly store: Store;
+  readonly ctx: Context;
+  readonly #gc: GroupCommit;
+  readonly #mqtt: MqttService | undefined;
+  readonly #http: HttpInterface | undefined;
+  readonly #o: RegistryOptions;
+  readonly #inflight = new Set<Promise<void>>();
+  #started = false;
+  #stopped = false;
+
+  constructor(o: RegistryOptions) {
+    this.#o = o;
+    const clock = o.clock ?? { now: () => Date.now() };
+    const log = o.log ?? silentLogger;
+    this.store = typeof o.db === "string" ? Store.open(o.db) : o.db;
+    this.#gc = new GroupCommit(this.store, o.schedule);
+    this.#mqtt = o.mqtt
+      ? new MqttService({
+          url: o.mqtt.url,
+          name: o.mqtt.name ?? "registry",
+          ...(o.mqtt.protocolVersion ? { protocolVersion: o.mqtt.protocolVersion } : {}),
+          ...(o.mqtt.shareGroup ? { shareGroup: o.mqtt.shareGroup } : {}),
+          ...(o.mqtt.factory ? { factory: o.mqtt.factory } : {}),
+          log,
+          onMessage: (did, kind, payload) => this.#dispatch(did, kind, payload),
+          onSessionLost: () => this.ctx.publish(desiredAgain(this.ctx)),
+        })
+      : undefined;
+    this.ctx = {
+      store: this.store,
+      gc: this.#gc,
+      clock,
+      log,
+      registryKey: o.registryKey,
+      oemRoots: o.oemRoots instanceof OemRoots ? o.oemRoots : new OemRoots([...o.oemRoots]),
+      authorities: new KeySet(o.authorities ?? []),
+      challenges: new Challenges({ ttlMs: o.challengeTtlMs ?? 60_000, now: () => clock.now() }),
+      hellos: new Map(),
+      attested: new Set(),
+      policy: {
+        requestWindowS: o.requestWindowS ?? 300,
+        acceptedMeasurements: new Set((o.acceptedMeasurements ?? []).map((h) => h.toLowerCase())),
+      },
+      publish: (pubs) => this.#publish(pubs),
+    };
+    this.#http = o.http ? new HttpInterface(this.ctx) : undefined;
+  }
+
+  /** Connects, re-publishes unsent commands, listens. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error("the registry is already started");
+    this.#started = true;
+    if (this.#mqtt) {
+      await this.#mqtt.start();
+      this.#publish(unpublished(this.ctx));
+    }
+    if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port);
+  }
+
+  /** The bound HTTP address (after start). */
+  get httpAddress(): AddressInfo | undefined {
+    return this.#http?.address;
+  }
+
+  /** Base URL of the HTTP interface, e.g. http://127.0.0.1:8080 (after start). */
+  get httpUrl(): string | undefined {
+    const a = this.httpAddress;
+    if (!a) return undefined;
+    const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */
+  async idle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#http?.close();
+    await this.#mqtt?.stop();
+    this.#gc.flush();
+    await Promise.allSettled([...this.#inflight]);
+    this.#gc.flush();
+    if (typeof this.#o.db === "string") this.store.close();
+  }
+
+  #dispatch(did: string, kind: DeviceTopicKind, payload: Uint8Array): void {
+    if (this.#stopped) return;
+    const ctx = this.ctx;
+    let p: Promise<void>;
+    switch (kind) {
+      case "hello":
+        p = handleHello(ctx, did, payload);
+        break;
+      case "attestation":
+        p = handleAttestation(ctx, did, payload);
+        break;
+      case "heartbeat":
+        p = handleHeartbeat(ctx, did, payload);
+        break;
+      case "status":
+        p = handleStatus(ctx, did, payload);
+        break;
+      case "receipt":
+        p = handleReceipt(ctx, did, payload);
+        break;
+      case "result":
+        p = handleResult(ctx, did, payload);
+        break;
+      default:
+        return;
+    }
+    this.#track(
+      p.catch((e) => {
+        if (e instanceof ProtocolError) ctx.log.log("warn", `${kind}.refused`, { did, reason: e.message });
+        else ctx.log.log("error", `${kind}.failed`, { did, error: String((e as Error)?.stack ?? e) });
+      }),
+    );
+  }
+
+  #track(p: Promise<void>): void {
+    this.#inflight.add(p);
+    void p.finally(() => this.#inflight.delete(p));
+  }
+
+  #publish(pubs: readonly Publication[]): void {
+    if (!this.#mqtt || this.#stopped) return;
+    for (const p of pubs) {
+      try {
+        this.#track(this.#mqtt.publish(p));
+      } catch (e) {
+        this.ctx.log.log("warn", "mqtt.publish-failed", { topic: p.topic, error: String(e) });
+      }
+    }
+  }
+}

@@ -1,0 +1,145 @@
+// Signed owner and authority requests (PROTOCOL.md §6.2): building them (owner/authority CLI)
+// and parsing them from hostile bytes (registry). A request is a COSE_Sign1 (tag 18) signed by
+// the requester, kid in the unprotected header, over a deterministic CBOR map with text keys.
+// Parsing checks shape only; who may sign what is decided in requests.ts.
+import { randomBytes } from "node:crypto";
+import {
+  coseKeyFromPublic, createSign1, decodeSign1, decodeStrict, encodeDeterministic, isValidImei, type Sign1, type Signer,
+} from "../attestation/index.js";
+import { publicFromCoseKey } from "../attestation/cose/key.js";
+import { isCborMap, type CborValue } from "../attestation/cbor/value.js";
+import { equalBytes } from "../attestation/bytes.js";
+import { RegistryError } from "./errors.js";
+import { checkCommandText } from "./commands.js";
+
+export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "clear"] as const;
+export type RequestType = (typeof REQUEST_TYPES)[number];
+export const MAX_REQUEST_BYTES = 16 * 1024;
+export const REQUEST_ID_BYTES = 16;
+export const MAX_REASON_CHARS = 256;
+
+type Field = "key" | "proof" | "message" | "contact" | "reason";
+
+/** Fields each type requires and allows beyond v, type, imei, id, ts. */
+const SHAPE: Readonly<Record<RequestType, { required: readonly Field[]; optional: readonly Field[] }>> = {
+  claim: { required: ["key", "proof"], optional: [] },
+  transfer: { required: ["key"], optional: [] },
+  "report-stolen": { required: [], optional: ["message", "contact", "reason"] },
+  "report-lost": { required: [], optional: ["message", "contact", "reason"] },
+  found: { required: [], optional: ["reason"] },
+  flag: { required: [], optional: ["message", "contact", "reason"] },
+  clear: { required: [], optional: ["reason"] },
+};
+
+export interface RequestFields {
+  readonly type: RequestType;
+  readonly imei: string;
+  readonly id: Uint8Array;
+  /** Seconds since the epoch. */
+  readonly ts: number;
+  /** claim: the owner's COSE_Key; transfer: the new owner's COSE_Key. */
+  readonly key?: Uint8Array;
+  /** claim: the device's attestation for claimNonce(key). */
+  readonly proof?: Uint8Array;
+  readonly message?: string;
+  readonly contact?: string;
+  readonly reason?: string;
+}
+
+export interface ParsedRequest extends RequestFields {
+  /** kid from the unprotected header: names the signer. */
+  readonly kid: Uint8Array;
+  /** The structurally checked COSE_Sign1 (signature not yet verified). */
+  readonly sign1: Sign1;
+}
+
+function bad(msg: string): never {
+  throw new RegistryError("E_BAD_REQUEST", msg);
+}
+
+/** A COSE_Key byte string in its one canonical form {1: 1, -1: 6, -2: x}. */
+export function checkCoseKey(b: Uint8Array, what: string): Uint8Array {
+  let x: Uint8Array;
+  try {
+    x = publicFromCoseKey(decodeStrict(b));
+  } catch (e) {
+    return bad(`${what} is not an Ed25519 COSE_Key (${(e as Error).message})`);
+  }
+  if (!equalBytes(coseKeyFromPublic(x), b)) bad(`${what} is not the deterministic COSE_Key encoding`);
+  return x;
+}
+
+/** Parses a request body. Throws RegistryError E_BAD_REQUEST / E_TOO_LARGE, nothing else. */
+export function parseRequest(bytes: Uint8Array): ParsedRequest {
+  if (!(bytes instanceof Uint8Array)) bad("the body must be bytes");
+  if (bytes.length > MAX_REQUEST_BYTES) throw new RegistryError("E_TOO_LARGE");
+  let s: Sign1;
+  let p: CborValue;
+  try {
+    s = decodeSign1(bytes);
+    p = decodeStrict(s.payload, { maxDepth: 4, maxItems: 64 });
+  } catch (e) {
+    return bad(`not a COSE_Sign1 request with a deterministic CBOR payload (${(e as Error).message})`);
+  }
+  const kid = s.unprotectedHeader.get(4);
+  if (!(kid instanceof Uint8Array) || kid.length !== 16 || s.protectedHeader.has(4)) bad("the signer's 16-byte kid must be in the unprotected header");
+  if (!isCborMap(p)) bad("the payload is not a map");
+  for (const k of p.keys()) if (typeof k !== "string") bad("payload keys must be text");
+  if (p.get("v") !== 1) bad(`"v" must be 1`);
+  const type = p.get("type");
+  if (typeof type !== "string" || !(REQUEST_TYPES as readonly string[]).includes(type)) bad(`"type" must be one of ${REQUEST_TYPES.join(", ")}`);
+  const shape = SHAPE[type as RequestType];
+  const known = new Set<string>(["v", "type", "imei", "id", "ts", ...shape.required, ...shape.optional]);
+  for (const k of p.keys()) if (!known.has(k as string)) bad(`"${String(k)}" is not a field of a ${type} request`);
+  for (const k of shape.required) if (!p.has(k)) bad(`a ${type} request needs "${k}"`);
+  const imei = p.get("imei");
+  if (typeof imei !== "string" || !isValidImei(imei)) bad(`"imei" must be 15 digits with a valid check digit (TS 23.003 Annex B)`);
+  const id = p.get("id");
+  if (!(id instanceof Uint8Array) || id.length !== REQUEST_ID_BYTES) bad(`"id" must be a ${REQUEST_ID_BYTES}-byte byte string`);
+  const ts = p.get("ts");
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) bad(`"ts" must be an unsigned integer (seconds)`);
+  const out: Record<string, unknown> = { type, imei, id, ts, kid, sign1: s };
+  for (const f of ["key", "proof"] as const) {
+    if (!p.has(f)) continue;
+    const v = p.get(f);
+    if (!(v instanceof Uint8Array) || v.length === 0) bad(`"${f}" must be a byte string`);
+    if (f === "key") checkCoseKey(v, `"key"`);
+    out[f] = v;
+  }
+  for (const f of ["message", "contact", "reason"] as const) {
+    if (!p.has(f)) continue;
+    const v = p.get(f);
+    if (typeof v !== "string") bad(`"${f}" must be a text string`);
+    out[f] = v;
+  }
+  checkCommandText(out.message as string | undefined, out.contact as string | undefined);
+  if (typeof out.reason === "string" && out.reason.length > MAX_REASON_CHARS) bad(`"reason" is longer than ${MAX_REASON_CHARS} characters`);
+  return out as unknown as ParsedRequest;
+}
+
+export interface RequestInput {
+  readonly type: RequestType;
+  readonly imei: string;
+  readonly key?: Uint8Array;
+  readonly proof?: Uint8Array;
+  readonly message?: string;
+  readonly contact?: string;
+  readonly reason?: string;
+  /** Default: 16 random bytes. */
+  readonly id?: Uint8Array;
+  /** Default: now, in seconds. */
+  readonly ts?: number;
+}
+
+/** Builds and signs a request (tag 18 COSE_Sign1, kid of the signer in the unprotected header). */
+export function buildRequest(signer: Signer, r: RequestInput): Uint8Array {
+  const m = new Map<string, unknown>([
+    ["v", 1],
+    ["type", r.type],
+    ["imei", r.imei],
+    ["id", r.id ?? new Uint8Array(randomBytes(REQUEST_ID_BYTES))],
+    ["ts", r.ts ?? Math.floor(Date.now() / 1000)],
+  ]);
+  for (const f of ["key", "proof", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
+  return createSign1(encodeDeterministic(m), signer, { cwtTag: false });
+}

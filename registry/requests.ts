@@ -1,0 +1,252 @@
+// Owner and authority requests (PROTOCOL.md §6.2). Order of checks, each refusal a
+// RegistryError with a stable code, logged, and changing nothing:
+//  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE;
+//  2. signer: claim -> the key in the request (kid must match); flag -> a pinned authority;
+//     clear -> a pinned authority or the current owner; others -> the device's current owner
+//     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
+//  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
+//  4. ts within +-300 s (E_STALE); a claim's proof: an attestation by the device for
+//     claimNonce(owner COSE_Key) (E_BAD_PROOF);
+//  5. inside one transaction: the request id is unused (E_REPLAY), the state allows it
+//     (E_ALREADY_CLAIMED, E_FLAGGED, E_CLONE_SUSPECT, E_FLAGGED_BY_OTHER, E_NOT_FLAGGING_PARTY,
+//     E_NOT_FLAGGED), then the change, its events, its command and the id commit together.
+import type { KeyObject } from "node:crypto";
+import { decodeStrict, kidOfPublic, toHex } from "../attestation/index.js";
+import { publicFromCoseKey } from "../attestation/cose/key.js";
+import { verifySign1Signature } from "../attestation/cose/sign1.js";
+import { equalBytes } from "../attestation/bytes.js";
+import { RegistryError, asRegistryError } from "./errors.js";
+import { checkCoseKey, parseRequest, type ParsedRequest } from "./request-codec.js";
+import { isBlacklistKind, type Party, type Flag } from "./store.js";
+import type { Context, Publication } from "./context.js";
+import { clearFlag, partyName, raiseFlag, sameParty } from "./flagging.js";
+import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
+import { claimNonce, verifyBoundToken } from "./device-proof.js";
+import { equipmentStatus } from "./equipment-status.js";
+import { ACTION } from "../agent/protocol.js";
+
+export interface RequestResponse {
+  readonly ok: true;
+  readonly type: string;
+  readonly imei: string;
+  readonly status: string;
+  readonly commands: readonly { seq: number; action: string }[];
+  readonly [k: string]: unknown;
+}
+
+interface Authenticated {
+  readonly party: Party;
+  /** claim: the device the proof was verified against. */
+  readonly provedDid?: string;
+}
+
+/** Handles one request body; resolves with the 200 body or rejects with a RegistryError. */
+export async function handleRequest(ctx: Context, body: Uint8Array): Promise<RequestResponse> {
+  let r: ParsedRequest | undefined;
+  try {
+    r = parseRequest(body);
+    const auth = authenticate(ctx, r);
+    const { response, pubs } = await ctx.gc.run(() => apply(ctx, r!, auth));
+    ctx.publish(pubs);
+    ctx.log.log("info", "request.accepted", { type: r.type, imei: r.imei, by: partyName(auth.party) });
+    return response;
+  } catch (e) {
+    const err = asRegistryError(e);
+    ctx.log.log("warn", "request.refused", {
+      code: err.code,
+      reason: err.message,
+      type: r?.type,
+      imei: r?.imei,
+      kid: r ? toHex(r.kid) : undefined,
+    });
+    throw err;
+  }
+}
+
+function rawOfCoseKey(coseKey: Uint8Array): Uint8Array {
+  return publicFromCoseKey(decodeStrict(coseKey));
+}
+
+/** Steps 2..4 (outside the transaction: they read, and they cost CPU). */
+function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
+  let key: Uint8Array | KeyObject;
+  let party: Party;
+  const owner = (): Uint8Array => {
+    const dids = ctx.store.imeis.didsFor(r.imei);
+    if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+    for (const did of dids) {
+      const o = ctx.store.owners.current(did);
+      if (o && equalBytes(o.kid, r.kid)) return rawOfCoseKey(o.key);
+    }
+    throw new RegistryError("E_NOT_OWNER");
+  };
+  switch (r.type) {
+    case "claim": {
+      const x = checkCoseKey(r.key!, `"key"`);
+      if (!equalBytes(kidOfPublic(x), r.kid)) throw new RegistryError("E_BAD_REQUEST", "the kid is not the kid of the claimed key");
+      key = x;
+      party = { role: "owner", kid: r.kid };
+      break;
+    }
+    case "flag": {
+      const a = ctx.authorities.find(r.kid);
+      if (!a) throw new RegistryError("E_NOT_AUTHORITY");
+      key = a.key;
+      party = { role: "authority", kid: a.kid };
+      break;
+    }
+    case "clear": {
+      const a = ctx.authorities.find(r.kid);
+      if (a) {
+        key = a.key;
+        party = { role: "authority", kid: a.kid };
+      } else {
+        try {
+          key = owner();
+        } catch (e) {
+          if (e instanceof RegistryError && e.code === "E_NOT_OWNER") throw new RegistryError("E_UNKNOWN_SIGNER");
+          throw e;
+        }
+        party = { role: "owner", kid: r.kid };
+      }
+      break;
+    }
+    default:
+      key = owner();
+      party = { role: "owner", kid: r.kid };
+  }
+  try {
+    verifySign1Signature(r.sign1, key);
+  } catch {
+    throw new RegistryError("E_BAD_SIGNATURE");
+  }
+  const skew = Math.abs(r.ts * 1000 - ctx.clock.now());
+  if (skew > ctx.policy.requestWindowS * 1000) {
+    throw new RegistryError("E_STALE", `ts is ${Math.round(skew / 1000)} s away from the registry's clock (window +-${ctx.policy.requestWindowS} s)`);
+  }
+  if (r.type !== "claim") return { party };
+  // The proof: the handset itself attests for this owner key (any enrolled key of this IMEI).
+  const nonce = claimNonce(r.key!);
+  let lastError = "E_UNKNOWN_DEVICE";
+  for (const did of ctx.store.imeis.didsFor(r.imei)) {
+    const dev = ctx.store.devices.get(did);
+    if (!dev) continue;
+    const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(ctx.store, did) }, r.proof!, nonce);
+    if (v.ok && !v.value.tampered) return { party, provedDid: did };
+    lastError = v.ok ? "the device is TAMPERED" : v.error.code;
+  }
+  if (lastError === "E_UNKNOWN_DEVICE") throw new RegistryError("E_UNKNOWN_DEVICE");
+  throw new RegistryError("E_BAD_PROOF", `the claim proof does not verify (${lastError})`);
+}
+
+interface Applied {
+  response: RequestResponse;
+  pubs: Publication[];
+}
+
+/** Step 5, inside one transaction (a savepoint of the group commit). */
+function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
+  const { store } = ctx;
+  const now = ctx.clock.now();
+  if (store.requestIds.has(r.id)) throw new RegistryError("E_REPLAY");
+  store.requestIds.purge(now - 2 * ctx.policy.requestWindowS * 1000);
+  const party = auth.party;
+  const who = partyName(party);
+  const pubs: Publication[] = [];
+  const commands: { seq: number; action: string }[] = [];
+  const extra: Record<string, unknown> = {};
+  const lock = (did: string, action: 1 | 2): void => {
+    const { row, pubs: p } = issueCommand(ctx, did, action, { message: r.message, contact: r.contact }, who);
+    pubs.push(...p);
+    commands.push({ seq: row.seq, action: ACTION_NAMES[row.action] });
+  };
+  switch (r.type) {
+    case "claim": {
+      const dids = store.imeis.didsFor(r.imei);
+      if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+      if (dids.length > 1) throw new RegistryError("E_CLONE_SUSPECT");
+      const did = dids[0]!;
+      if (did !== auth.provedDid) throw new RegistryError("E_BAD_PROOF", "the proof is from another device key");
+      if (store.owners.current(did)) throw new RegistryError("E_ALREADY_CLAIMED");
+      const active = store.flags.active(did);
+      if (active.some((f) => f.kind === "clone")) throw new RegistryError("E_CLONE_SUSPECT");
+      if (active.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged (${active.map((f) => f.kind).join(", ")})`);
+      store.owners.set(did, r.kid, r.key!, now, "claim");
+      store.events.append({ at: now, type: "claimed", did, imei: r.imei, party: who, detail: {} });
+      break;
+    }
+    case "transfer": {
+      for (const did of ownedDids(ctx, r)) {
+        const active = store.flags.active(did).filter((f) => isBlacklistKind(f.kind));
+        if (active.length > 0) throw new RegistryError("E_FLAGGED", "a flagged device cannot change hands");
+        const newKid = kidOfPublic(rawOfCoseKey(r.key!));
+        if (equalBytes(newKid, r.kid)) throw new RegistryError("E_BAD_REQUEST", "the new owner key is the current one");
+        store.owners.set(did, newKid, r.key!, now, "transfer");
+        store.events.append({ at: now, type: "transferred", did, imei: r.imei, party: who, detail: { to: toHex(newKid) } });
+        extra.newOwnerKid = toHex(newKid);
+      }
+      break;
+    }
+    case "report-stolen":
+    case "report-lost": {
+      const kind = r.type === "report-stolen" ? "stolen" : "lost";
+      for (const did of ownedDids(ctx, r)) {
+        raiseFlag(ctx, did, r.imei, kind, party, r.reason ?? "");
+        lock(did, ACTION.LOCK);
+      }
+      break;
+    }
+    case "found": {
+      const dids = ownedDids(ctx, r);
+      for (const did of dids) {
+        const others = store.flags.active(did).filter((f) => isBlacklistKind(f.kind) && !sameParty(f.raisedBy, party));
+        if (others.length > 0) {
+          throw new RegistryError("E_FLAGGED_BY_OTHER", `flag(s) raised by ${others.map((f) => f.raisedBy.role).join(", ")} still stand; only they can clear them`);
+        }
+      }
+      for (const did of dids) {
+        for (const f of store.flags.active(did)) if (isBlacklistKind(f.kind) && sameParty(f.raisedBy, party)) clearFlag(ctx, f, party, r.imei);
+        lock(did, ACTION.UNLOCK);
+      }
+      break;
+    }
+    case "flag": {
+      const dids = store.imeis.didsFor(r.imei);
+      if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+      for (const did of dids) {
+        raiseFlag(ctx, did, r.imei, "authority", party, r.reason ?? "");
+        lock(did, ACTION.LOCK);
+      }
+      break;
+    }
+    case "clear": {
+      const dids = party.role === "owner" ? ownedDids(ctx, r) : store.imeis.didsFor(r.imei);
+      if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+      const active: Flag[] = dids.flatMap((d) => store.flags.active(d));
+      let mine = active.filter((f) => sameParty(f.raisedBy, party));
+      // A pinned authority settles the registry's own suspicions once it has none of its own.
+      if (mine.length === 0 && party.role === "authority") mine = active.filter((f) => f.raisedBy.role === "registry");
+      if (mine.length === 0) throw new RegistryError(active.length > 0 ? "E_NOT_FLAGGING_PARTY" : "E_NOT_FLAGGED");
+      for (const f of mine) clearFlag(ctx, f, party, r.imei);
+      extra.cleared = mine.map((f) => f.kind);
+      break;
+    }
+  }
+  store.requestIds.add(r.id, r.kid, r.type, now);
+  return {
+    response: { ok: true, type: r.type, imei: r.imei, status: equipmentStatus(store, r.imei) ?? "UNKNOWN", commands, ...extra },
+    pubs,
+  };
+}
+
+/** The devices of this IMEI the signer currently owns (re-checked inside the transaction). */
+function ownedDids(ctx: Context, r: ParsedRequest): string[] {
+  const dids = ctx.store.imeis.didsFor(r.imei);
+  if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+  const owned = dids.filter((d) => {
+    const o = ctx.store.owners.current(d);
+    return o !== undefined && equalBytes(o.kid, r.kid);
+  });
+  if (owned.length === 0) throw new RegistryError("E_NOT_OWNER");
+  return owned;
+}

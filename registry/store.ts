@@ -1,0 +1,93 @@
+// The registry's durable state: one SQLite file (better-sqlite3), WAL journal with
+// synchronous=FULL so every committed transaction survives kill -9 and power loss
+// (SQLite "WAL mode ... FULL: transactions are durable across power loss").
+// Every state change runs inside one transaction (`tx`), and appends its events in it.
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "./store/schema.js";
+import type { Db } from "./store/util.js";
+import { DeviceTable } from "./store/devices.js";
+import { ImeiTable } from "./store/imeis.js";
+import { OwnerTable } from "./store/owners.js";
+import { FlagTable } from "./store/flags.js";
+import { CommandTable } from "./store/commands.js";
+import { RequestIdTable } from "./store/request-ids.js";
+import { EventLog } from "./store/events.js";
+import { RegistryError } from "./errors.js";
+
+export type { Device, AttestedState, LockState } from "./store/devices.js";
+export type { ImeiBinding } from "./store/imeis.js";
+export type { Owner } from "./store/owners.js";
+export type { Flag, FlagKind, Party, PartyRole } from "./store/flags.js";
+export type { CommandRow, CommandStatus, Action, CommandResult } from "./store/commands.js";
+export type { Event, EventType, NewEvent } from "./store/events.js";
+export { isBlacklistKind, BLACKLIST_KINDS } from "./store/flags.js";
+export { OPEN_STATUSES } from "./store/commands.js";
+
+/** The schema version this registry writes (PRAGMA user_version). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export class Store {
+  readonly db: Db;
+  readonly devices: DeviceTable;
+  readonly imeis: ImeiTable;
+  readonly owners: OwnerTable;
+  readonly flags: FlagTable;
+  readonly commands: CommandTable;
+  readonly requestIds: RequestIdTable;
+  readonly events: EventLog;
+
+  private constructor(db: Db) {
+    this.db = db;
+    this.devices = new DeviceTable(db);
+    this.imeis = new ImeiTable(db);
+    this.owners = new OwnerTable(db);
+    this.flags = new FlagTable(db);
+    this.commands = new CommandTable(db);
+    this.requestIds = new RequestIdTable(db);
+    this.events = new EventLog(db);
+  }
+
+  /** Opens (creating if needed) and migrates the database at `path` (":memory:" for scratch use). */
+  static open(path: string): Store {
+    const db = new Database(path);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      db.pragma("busy_timeout = 5000");
+      migrate(db);
+      return new Store(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Runs `fn` in a transaction: all of its writes commit together or none do. Nested calls
+   * become savepoints (better-sqlite3), so an inner failure rolls back only the inner work.
+   */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma("user_version", { simple: true }) as number;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function migrate(db: Db): void {
+  const have = db.pragma("user_version", { simple: true }) as number;
+  if (have > MIGRATIONS.length) {
+    throw new RegistryError("E_DB_VERSION", `database schema version ${have} is newer than this registry's ${MIGRATIONS.length}`);
+  }
+  if (have === MIGRATIONS.length) return;
+  db.transaction(() => {
+    for (let v = have; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  })();
+}

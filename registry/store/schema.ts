@@ -1,0 +1,126 @@
+// The registry's SQLite schema, as an append-only list of migrations. PRAGMA user_version holds
+// the number of migrations applied; opening a database runs the missing ones in one transaction
+// and refuses a database written by a newer registry (E_DB_VERSION).
+// Append a migration to change the schema; never edit one that has shipped.
+//
+// Times are integer milliseconds since the epoch (the registry's injected clock).
+// Keys and kids are stored as raw bytes; `did` as its 32 lowercase hex characters (PROTOCOL.md §1).
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: the registry of issue 4.
+  `
+  CREATE TABLE devices (
+    did            TEXT PRIMARY KEY CHECK (length(did) = 32),
+    device_key     BLOB NOT NULL,            -- raw Ed25519 public key of the device (32 bytes)
+    endorsement    BLOB NOT NULL,            -- the endorsement it enrolled with
+    oemid          BLOB NOT NULL,
+    hwmodel        BLOB NOT NULL,
+    enrolled_at    INTEGER NOT NULL,
+    last_seen      INTEGER NOT NULL,
+    last_attested  INTEGER NOT NULL,
+    bootcount      INTEGER,                  -- from the latest verified attestation
+    lock_state     INTEGER NOT NULL DEFAULT 0 CHECK (lock_state IN (0, 1, 2)),
+    last_seq       INTEGER NOT NULL DEFAULT 0,
+    tampered       INTEGER NOT NULL DEFAULT 0 CHECK (tampered IN (0, 1)),
+    measurement    BLOB,                     -- digest reported in claim 273, if any
+    online         INTEGER NOT NULL DEFAULT 0 CHECK (online IN (0, 1)),
+    agent          TEXT
+  ) WITHOUT ROWID;
+
+  -- Every endorsement ever presented by a device (evidence for clone decisions).
+  CREATE TABLE endorsements (
+    did         TEXT NOT NULL REFERENCES devices(did),
+    digest      BLOB NOT NULL,               -- SHA-512 of the endorsement bytes
+    endorsement BLOB NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    PRIMARY KEY (did, digest)
+  ) WITHOUT ROWID;
+
+  -- IMEI -> device. One IMEI bound to two devices is a clone (PROTOCOL.md §6.1), so the key
+  -- is the pair, not the IMEI.
+  CREATE TABLE imei_bindings (
+    imei     TEXT NOT NULL CHECK (length(imei) = 15),
+    did      TEXT NOT NULL REFERENCES devices(did),
+    slot     INTEGER NOT NULL CHECK (slot IN (1, 2)),   -- 1 = ueid (IMEI 1), 2 = sueids "imei2"
+    bound_at INTEGER NOT NULL,
+    PRIMARY KEY (imei, did)
+  ) WITHOUT ROWID;
+  CREATE INDEX imei_bindings_did ON imei_bindings(did);
+
+  -- Owner history; the current owner is the row with until IS NULL.
+  CREATE TABLE owners (
+    id         INTEGER PRIMARY KEY,
+    did        TEXT NOT NULL REFERENCES devices(did),
+    owner_kid  BLOB NOT NULL,
+    owner_key  BLOB NOT NULL,                -- COSE_Key bytes (RFC 9052 §7), as in the request
+    since      INTEGER NOT NULL,
+    until      INTEGER,
+    via        TEXT NOT NULL CHECK (via IN ('claim', 'transfer'))
+  );
+  CREATE UNIQUE INDEX owners_current ON owners(did) WHERE until IS NULL;
+  CREATE INDEX owners_kid ON owners(owner_kid);
+
+  -- Flags: stolen / lost (owner), authority (pinned authority key): BLACKLISTED;
+  -- clone / tampered (raised by the registry itself): GREYLISTED.
+  CREATE TABLE flags (
+    id           INTEGER PRIMARY KEY,
+    did          TEXT NOT NULL REFERENCES devices(did),
+    imei         TEXT,                        -- the IMEI the request named, if any
+    kind         TEXT NOT NULL CHECK (kind IN ('stolen', 'lost', 'authority', 'clone', 'tampered')),
+    raised_role  TEXT NOT NULL CHECK (raised_role IN ('owner', 'authority', 'registry')),
+    raised_kid   BLOB,                        -- NULL when the registry raised it
+    reason       TEXT NOT NULL DEFAULT '',
+    at           INTEGER NOT NULL,
+    cleared_at   INTEGER,
+    cleared_role TEXT CHECK (cleared_role IN ('owner', 'authority', 'registry')),
+    cleared_kid  BLOB
+  );
+  CREATE INDEX flags_active ON flags(did) WHERE cleared_at IS NULL;
+
+  -- Signed commands and their job state (AWS IoT Jobs style, PROTOCOL.md §4.5, §4.6).
+  CREATE TABLE commands (
+    did          TEXT NOT NULL REFERENCES devices(did),
+    seq          INTEGER NOT NULL CHECK (seq BETWEEN 1 AND 4294967295),
+    action       INTEGER NOT NULL CHECK (action IN (1, 2, 3)),
+    message      TEXT,
+    contact      TEXT,
+    cose         BLOB NOT NULL,               -- the COSE_Sign1 bytes as published
+    status       TEXT NOT NULL CHECK (status IN
+                   ('QUEUED', 'SENT', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED', 'SUPERSEDED')),
+    created_at   INTEGER NOT NULL,
+    sent_at      INTEGER,
+    receipt_at   INTEGER,
+    result_at    INTEGER,
+    result_code  INTEGER,
+    result_error INTEGER,
+    result_token BLOB,
+    PRIMARY KEY (did, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX commands_open ON commands(status) WHERE status IN ('QUEUED', 'SENT', 'IN_PROGRESS', 'FAILED');
+
+  -- Request ids seen (replay protection, PROTOCOL.md §6.2); rows older than the ts window may go.
+  CREATE TABLE request_ids (
+    id   BLOB PRIMARY KEY,
+    kid  BLOB NOT NULL,
+    type TEXT NOT NULL,
+    at   INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX request_ids_at ON request_ids(at);
+
+  -- The append-only event log (issue 6 builds its Merkle tree over it). Never updated or deleted.
+  CREATE TABLE events (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    type   TEXT NOT NULL,
+    did    TEXT,
+    imei   TEXT,
+    party  TEXT,                              -- 'owner:<kid hex>', 'authority:<kid hex>', 'registry'
+    detail TEXT NOT NULL DEFAULT '{}'         -- JSON object
+  );
+  CREATE INDEX events_did ON events(did);
+  CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+  CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+  `,
+];
