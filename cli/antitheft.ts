@@ -12,11 +12,13 @@ import { agent } from "./commands/agent.js";
 import { registryCommands } from "./commands/registry.js";
 import { ownerCommands } from "./commands/owner.js";
 import { authorityCommands } from "./commands/authority.js";
+import { demo } from "./commands/demo.js";
 
 const commands: Command[] = [
   selftest,
   oemKeygen, factoryProvision, ...deviceCommands, verify, agent,
   ...registryCommands, ...ownerCommands, ...authorityCommands,
+  demo,
 ];
 
 function topHelp(): string {

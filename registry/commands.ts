@@ -62,9 +62,10 @@ export function deviceImeis(store: Store, did: string): { imei?: string; imei2?:
 
 /** Publications of a command: `.../command`, and for lock/unlock the retained `.../desired`. */
 export function commandPublications(ctx: Context, row: CommandRow): Publication[] {
-  const markSent = (): Promise<unknown> =>
-    ctx.gc.run(() => ctx.store.commands.markSent(row.did, row.seq, ctx.clock.now())).catch((e) =>
-      ctx.log.log("warn", "command.mark-sent-failed", { did: row.did, seq: row.seq, error: String(e) }),
+  const markSent = (): Promise<void> =>
+    ctx.gc.later(
+      () => ctx.store.commands.markSent(row.did, row.seq, ctx.clock.now()),
+      (e) => ctx.log.log("warn", "command.mark-sent-failed", { did: row.did, seq: row.seq, error: String(e) }),
     );
   const pubs: Publication[] = [{ topic: deviceTopic(row.did, "command"), payload: row.cose, retain: false, onSent: markSent }];
   if (row.action !== ACTION.MESSAGE) pubs.push({ topic: deviceTopic(row.did, "desired"), payload: row.cose, retain: true });
@@ -139,7 +140,9 @@ export function settleByAttestation(ctx: Context, did: string, s: { lockState: n
 /** §4.5: the device took the command off the wire (informational: IN_PROGRESS). */
 export async function handleReceipt(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const r = decodeReceipt(payload);
-  const changed = await ctx.gc.run(() => ctx.store.commands.markReceipt(did, r.seq, ctx.clock.now()));
+  const at = ctx.clock.now();
+  let changed = false;
+  await ctx.gc.later(() => (changed = ctx.store.commands.markReceipt(did, r.seq, at)));
   ctx.log.log(changed ? "info" : "debug", "command.receipt", { did, seq: r.seq, applied: changed });
 }
 

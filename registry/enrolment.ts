@@ -39,13 +39,14 @@ export async function handleHello(ctx: Context, did: string, payload: Uint8Array
   ctx.hellos.delete(did);
   ctx.hellos.set(did, hello.endorsement);
   while (ctx.hellos.size > MAX_REMEMBERED_HELLOS) ctx.hellos.delete(ctx.hellos.keys().next().value!);
-  const pubs = await ctx.gc.run(() => {
-    if (!ctx.store.devices.get(did)) return [];
-    ctx.store.devices.touch(did, ctx.clock.now());
+  if (!ctx.store.devices.get(did)) return ctx.publish([challenge(ctx, did)]);
+  const at = ctx.clock.now();
+  const touched = ctx.gc.later(() => {
+    ctx.store.devices.touch(did, at);
     ctx.store.devices.setAgent(did, hello.agent ?? null);
-    return resendOpen(ctx, did);
   });
-  ctx.publish([challenge(ctx, did), ...pubs]);
+  ctx.publish([challenge(ctx, did), ...resendOpen(ctx, did)]);
+  await touched;
 }
 
 /** The eat_nonce a token claims, read without verification (only to pick the challenge). */

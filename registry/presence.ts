@@ -11,21 +11,18 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export async function handleHeartbeat(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const hb = decodeHeartbeat(payload);
-  const pubs = await ctx.gc.run(() => {
-    const dev = ctx.store.devices.get(did);
-    if (!dev) return [];
-    ctx.store.devices.touch(did, ctx.clock.now());
-    return resendOpen(ctx, did);
-  });
   const dev = ctx.store.devices.get(did);
   if (!dev) return void ctx.log.log("debug", "heartbeat.unknown-device", { did });
+  const at = ctx.clock.now();
+  const touched = ctx.gc.later(() => ctx.store.devices.touch(did, at));
+  const out: Publication[] = resendOpen(ctx, did);
   const disagrees = hb.tampered !== dev.tampered || hb.lock !== dev.lockState || hb.seq !== dev.lastSeq;
-  const out: Publication[] = [...pubs];
   if ((disagrees || !ctx.attested.has(did)) && !ctx.challenges.hasFresh(did)) {
     // The endorsement for verifying is the enrolled one (no hello needed).
     out.push({ topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce: ctx.challenges.issue(did) }), retain: false });
   }
   ctx.publish(out);
+  await touched;
 }
 
 /** `online` / `offline` (the Last Will). Anything else is dropped. */
@@ -37,7 +34,8 @@ export async function handleStatus(ctx: Context, did: string, payload: Uint8Arra
     return void ctx.log.log("warn", "status.refused", { did, reason: "not UTF-8" });
   }
   if (text !== "online" && text !== "offline") return void ctx.log.log("warn", "status.refused", { did, reason: "not online/offline" });
-  await ctx.gc.run(() => {
-    if (ctx.store.devices.get(did)) ctx.store.devices.setOnline(did, text === "online", ctx.clock.now());
+  const at = ctx.clock.now();
+  await ctx.gc.later(() => {
+    if (ctx.store.devices.get(did)) ctx.store.devices.setOnline(did, text === "online", at);
   });
 }

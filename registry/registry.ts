@@ -7,7 +7,7 @@ import { OemRoots } from "../attestation/index.js";
 import { silentLogger, type Logger } from "../agent/log.js";
 import { ProtocolError, type DeviceTopicKind } from "../agent/protocol.js";
 import { Store } from "./store.js";
-import { GroupCommit, type Scheduler } from "./group-commit.js";
+import { GroupCommit, type GroupCommitOptions } from "./group-commit.js";
 import { KeySet, type SigningKey } from "./keys.js";
 import { Challenges } from "./challenges.js";
 import type { Clock, Context, Publication } from "./context.js";
@@ -46,8 +46,8 @@ export interface RegistryOptions {
   readonly requestWindowS?: number;
   /** Accepted agent measurement digests (hex); empty = not checked. */
   readonly acceptedMeasurements?: readonly string[];
-  /** Group-commit scheduler (default setImmediate). */
-  readonly schedule?: Scheduler;
+  /** Group commit: the scheduler (tests) and the least time between commits (default 4 ms). */
+  readonly groupCommit?: GroupCommitOptions;
 }
 
 export class Registry {
@@ -66,7 +66,7 @@ export class Registry {
     const clock = o.clock ?? { now: () => Date.now() };
     const log = o.log ?? silentLogger;
     this.store = typeof o.db === "string" ? Store.open(o.db) : o.db;
-    this.#gc = new GroupCommit(this.store, o.schedule);
+    this.#gc = new GroupCommit(this.store, o.groupCommit);
     this.#mqtt = o.mqtt
       ? new MqttService({
           url: o.mqtt.url,
@@ -99,15 +99,19 @@ export class Registry {
     this.#http = o.http ? new HttpInterface(this.ctx) : undefined;
   }
 
-  /** Connects, re-publishes unsent commands, listens. */
+  /**
+   * Listens for HTTP (equipment status needs only the database), then connects to the broker and
+   * publishes every command committed but never published (a crash between the two, or a
+   * request answered while the broker was unreachable).
+   */
   async start(): Promise<void> {
     if (this.#started) throw new Error("the registry is already started");
     this.#started = true;
+    if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port);
     if (this.#mqtt) {
       await this.#mqtt.start();
       this.#publish(unpublished(this.ctx));
     }
-    if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port);
   }
 
   /** The bound HTTP address (after start). */

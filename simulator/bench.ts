@@ -4,6 +4,7 @@
 // Later issues add a section with one line in SECTIONS.
 import { parseArgs } from "node:util";
 import { benchCrypto, type Figures } from "./bench/crypto.js";
+import { benchAttestation } from "./bench/attestation.js";
 import { DEFAULT_MEASURE, type MeasureOptions } from "./bench/measure.js";
 
 interface Section {
@@ -14,6 +15,8 @@ interface Section {
 
 const SECTIONS: Section[] = [
   { name: "crypto", title: "TA crypto vs node:crypto (OpenSSL) and @noble/curves", run: benchCrypto },
+  { name: "lock", title: "Remote lock: owner report -> handset locked and result at the registry", run: async (o) => (await import("./bench/lock.js")).benchLock(o) },
+  { name: "attestation", title: "Attestation: whole TA token vs bare TA signature; verifier, whole chain", run: benchAttestation },
 ];
 
 const UNITS: [RegExp, string][] = [

@@ -76,7 +76,7 @@ test("a lost result is recovered: the open command is re-sent on heartbeat until
   const { hs, d, report } = await enrolAndClaim(h, false); // the agent takes commands but never answers
   assert.equal((await report("report-stolen")).status, 200);
   await waitFor(() => d.commands.length >= 2, "command + desired");
-  assert.equal(h.registry.store.commands.get(d.did, 1)!.status, "SENT");
+  await waitFor(() => h.registry.store.commands.get(d.did, 1)!.status === "SENT", "the broker's acknowledgement recorded");
   const before = d.commands.length;
   await d.heartbeat();
   await waitFor(() => d.commands.length > before, "re-send on heartbeat");

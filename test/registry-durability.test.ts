@@ -142,3 +142,38 @@ test("a registry dropped without stop() (database never closed) loses nothing co
   peek.close();
   await first.stop(); // only now, so the test process can end
 });
+
+test("a command committed while the broker was unreachable is published when the registry starts", async (t) => {
+  const broker = await startBroker();
+  const dir = tempDir();
+  t.after(async () => {
+    await broker.close();
+    dir.cleanup();
+  });
+  const db = join(dir.path, "r.sqlite");
+  const registryKey = signingKey(generateEd25519().privateKey);
+  const options = { db, registryKey, oemRoots: [OEM.publicKey], http: { host: "127.0.0.1", port: 0 } };
+  const online = new Registry({ ...options, mqtt: { url: broker.url, name: "r" } });
+  await online.start();
+  const hs = refHandset([registryKey.publicKey]);
+  const d = new SimDevice({ broker: broker.url, ta: hs.ta, endorsement: hs.endorsement });
+  t.after(() => d.crash());
+  await d.connect();
+  await waitFor(() => online.store.devices.get(d.did), "enrolment");
+  await online.stop();
+  // HTTP only: the report commits its flag and command, but nothing can be published.
+  const offline = new Registry(options);
+  await offline.start();
+  const owner = signingKey(generateEd25519().privateKey);
+  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${offline.httpUrl}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  assert.equal((await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await send({ type: "report-stolen", imei: hs.ta.id.imei })).status, 200);
+  assert.equal(offline.store.commands.get(d.did, 1)!.status, "QUEUED");
+  await offline.stop();
+  // The next start publishes it; the connected handset locks without reconnecting or saying hello.
+  const again = new Registry({ ...options, mqtt: { url: broker.url, name: "r" } });
+  t.after(() => again.stop());
+  await again.start();
+  await waitFor(() => again.store.commands.get(d.did, 1)?.status === "SUCCEEDED", "lock result");
+  assert.equal(hs.ta.lockState, 2);
+});

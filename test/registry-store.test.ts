@@ -61,7 +61,7 @@ test("group commit: units of one batch commit together; a failing unit rolls bac
   const s = Store.open(path);
   t.after(() => s.close());
   let flush: () => void = () => {};
-  const gc = new GroupCommit(s, (fn) => (flush = fn));
+  const gc = new GroupCommit(s, { schedule: (fn) => (flush = fn) });
   const a = gc.run(() => s.devices.insert(device("a".repeat(32))));
   const b = gc.run(() => {
     s.devices.insert(device("b".repeat(32)));

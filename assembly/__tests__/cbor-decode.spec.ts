@@ -70,6 +70,12 @@ describe("cbor reader: unsigned integers (RFC 8949 Appendix A)", () => {
     expect(uint("1d")).toBe(-1);
     expect(uint("1e")).toBe(-1);
     expect(uint("1f")).toBe(-1);
+    // ... also with plenty of bytes after them (a reader that took 28..30 as 16/32/64-byte
+    // arguments would accept these)
+    const tail = "01".repeat(70);
+    expect(head(0, "1c" + tail.substr(0, 32))).toBe(false);
+    expect(head(0, "1d" + tail.substr(0, 64))).toBe(false);
+    expect(head(0, "1e" + tail.substr(0, 128))).toBe(false);
     expect(head(2, "5f")).toBe(false); // indefinite byte string
     expect(head(3, "7f")).toBe(false); // indefinite text string
     expect(head(4, "9f")).toBe(false); // indefinite array

@@ -73,6 +73,22 @@ describe("sha512 (FIPS 180-4)", () => {
     for (let i = 0; i < SHA512_CTX_SIZE; i++) acc |= load<u8>(CTX + <usize>i);
     expect(acc).toBe(0);
   });
+  it("hashes one million 'a' streamed through sha512Init/Update/Final (FIPS 180-4 long message)", () => {
+    // Too long for the ABI's 16 KiB I/O buffer: streamed here, 1,000,000 = 1002 chunks of 997
+    // bytes (odd, so every chunk straddles a 128-byte block boundary) + a last one of 1006.
+    memory.fill(IN, 0x61, 1024);
+    sha512Init(CTX);
+    let left: i32 = 1000000;
+    while (left > 0) {
+      const n = left >= 2 * 997 ? 997 : left;
+      sha512Update(CTX, IN, n);
+      left -= n;
+    }
+    sha512Final(CTX, OUT);
+    expect(hexAt(OUT, 64)).toBe(
+      "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb" +
+      "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b");
+  });
   it("lets the digest overwrite its own input", () => {
     sha512(IN, ascii(IN, "abc"), IN);
     expect(hexAt(IN, 8)).toBe("ddaf35a193617aba");

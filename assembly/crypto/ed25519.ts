@@ -28,6 +28,14 @@ export function ed25519KeyFromSeed(seed32: usize, expanded64: usize, pub32: usiz
   wipe(P, <i32>GE);
 }
 
+/**
+ * RFC 8032 §5.1.5 steps 1-3 alone: the expanded key of a seed, for a caller that already holds
+ * the seed's public key (no base-point multiplication). Constant time in the seed.
+ */
+export function ed25519ExpandSeed(seed32: usize, expanded64: usize): void {
+  expand(seed32, expanded64);
+}
+
 // RFC 8032 §5.1.5 steps 1-3: h = SHA-512(seed), the low half clamped.
 function expand(seed32: usize, expanded64: usize): void {
   sha512(seed32, 32, expanded64);

@@ -6,7 +6,7 @@
 //   sealed-state MAC key        = HKDF-SHA-512(HUK, salt = "", "antitheft/v1/sealed-state-mac", 64)
 // Constant time: key bytes only flow through the crypto core's constant-time primitives
 // (contract C1); nothing here branches on or indexes by a secret.
-import { ed25519KeyFromSeed, ed25519SignExpanded } from "../crypto/ed25519";
+import { ed25519ExpandSeed, ed25519KeyFromSeed, ed25519SignExpanded } from "../crypto/ed25519";
 import { hkdfSha512 } from "../crypto/hkdf";
 import { hmacSha512 } from "../crypto/hmac";
 import { sha512 } from "../crypto/sha512";
@@ -49,7 +49,7 @@ export const DEVICE_KID: usize = memory.data(KID_LEN, 16);
 
 /** Secret scratch: seed (32) + expanded key (64), or MAC key (64) + full MAC (64). Always wiped. */
 const SECRET = memory.data(128, 16);
-/** Public scratch: a public key re-derived while signing, a full SHA-512 digest. */
+/** Public scratch: a full SHA-512 digest. */
 const SCRATCH = memory.data(64, 16);
 
 /**
@@ -72,10 +72,13 @@ function deriveExpanded(pub: usize): void {
 
 /**
  * Signs `len` bytes at `msg` with the device attestation key into `sig64` (Ed25519, RFC 8032
- * §5.1.6). The private key exists only for the duration of the call.
+ * §5.1.6). The private key exists only for the duration of the call. Its public key is
+ * DEVICE_PUB, computed at boot from the same HUK, so only the seed is expanded here (§5.1.5
+ * steps 1-3): one base-point multiplication per signature (R), as for a key held by handle.
  */
 export function deviceSign(msg: usize, len: i32, sig64: usize): void {
-  deriveExpanded(SCRATCH);
+  hkdfSha512(HUK, HUK_LEN, 0, 0, INFO_ATTEST, INFO_ATTEST_LEN, SECRET, 32);
+  ed25519ExpandSeed(SECRET, SECRET + 32);
   ed25519SignExpanded(SECRET + 32, DEVICE_PUB, msg, len, sig64);
   wipe(SECRET, 128);
 }

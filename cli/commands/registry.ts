@@ -108,6 +108,7 @@ export const registryRun: Command = {
     const http = hostPort(v.http ?? "127.0.0.1:8080");
     for (const m of v.measurement ?? []) if (!/^([0-9a-fA-F]{2}){1,64}$/.test(m)) throw new CliError("E_USAGE", `--measurement must be 1..64 bytes of hex`, 2);
     const name = v.name ?? "registry";
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new CliError("E_USAGE", "--name must be 1..64 characters of A-Z a-z 0-9 . _ -", 2);
 
     const registryKey = loadSigningKey(keyPath);
     const oemRoots = oemPubs.map(loadPublicKey);

@@ -7,6 +7,7 @@ export class RequestIdTable {
   readonly #has: Stmt;
   readonly #add: Stmt;
   readonly #purge: Stmt;
+  #lastPurge = -Infinity;
 
   constructor(db: Db) {
     this.#has = db.prepare("SELECT 1 FROM request_ids WHERE id = ?");
@@ -20,6 +21,13 @@ export class RequestIdTable {
 
   add(id: Uint8Array, kid: Uint8Array, type: string, at: number): void {
     this.#add.run(blob(id), blob(kid), type, at);
+  }
+
+  /** At most once a minute: forgets ids older than `maxAgeMs` at `now`. */
+  purgeOccasionally(now: number, maxAgeMs: number): void {
+    if (now - this.#lastPurge < 60_000) return;
+    this.#lastPurge = now;
+    this.purge(now - maxAgeMs);
   }
 
   /** Forgets ids recorded before `before` (ms); returns how many. */

@@ -6,6 +6,8 @@
 // Times are integer milliseconds since the epoch (the registry's injected clock).
 // Keys and kids are stored as raw bytes; `did` as its 32 lowercase hex characters (PROTOCOL.md §1).
 
+import { LEDGER_MIGRATION } from "../ledger/schema.js";
+
 export const MIGRATIONS: readonly string[] = [
   // 1: the registry of issue 4.
   `
@@ -123,4 +125,6 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
   `,
+  // 2: the tamper-evident ledger of issue 6 (registry/ledger/schema.ts).
+  LEDGER_MIGRATION,
 ];

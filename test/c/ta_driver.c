@@ -7,7 +7,9 @@
  *                                                "<ret> <hex of io[0..ret)>" ("-" if empty),
  *                                                or "trap", "abort", "poisoned" (after a trap)
  *   secret <offset> <len>   mark io[offset, offset+len) secret (undefined for valgrind memcheck)
- *                           right after the next call writes its input; prints "ok"
+ *                           right after the next call writes its input; prints "ok". The range
+ *                           may reach past the I/O buffer into the rest of linear memory (e.g.
+ *                           the HUK the TA keeps from boot on); outside memory: "error bad-secret"
  *   reset                   a fresh instance (state carried so far is dropped); prints "ok"
  *   info                    prints "<io_ptr> <io_cap>"
  *   exports                 prints "<name>/<nargs>" for every function export
@@ -124,7 +126,7 @@ static void do_call(char *save) {
     io[i] = (uint8_t)(hi << 4 | lo);
   }
   for (int i = 0; i < nsecrets; i++)
-    if ((uint64_t)secrets[i].off + secrets[i].len <= io_cap)
+    if ((uint64_t)io_ptr + secrets[i].off + secrets[i].len <= ta_memory()->size)
       VALGRIND_MAKE_MEM_UNDEFINED(io + secrets[i].off, secrets[i].len);
   nsecrets = 0;
 
@@ -163,9 +165,15 @@ int main(void) {
       do_call(save);
     } else if (strcmp(cmd, "secret") == 0) {
       char *o = strtok_r(NULL, " \t", &save), *l = strtok_r(NULL, " \t", &save);
-      if (!o || !l || nsecrets == MAX_SECRETS) { fail("bad-secret"); continue; }
-      secrets[nsecrets].off = (uint32_t)strtoul(o, NULL, 10);
-      secrets[nsecrets].len = (uint32_t)strtoul(l, NULL, 10);
+      char *oe = NULL, *le = NULL;
+      unsigned long long off = o ? strtoull(o, &oe, 10) : 0, len = l ? strtoull(l, &le, 10) : 0;
+      unsigned long long room = ta_memory()->size - io_ptr; /* bytes from io_ptr to the end of memory */
+      if (!o || !l || *oe || *le || nsecrets == MAX_SECRETS || off > room || len > room - off) {
+        fail("bad-secret");
+        continue;
+      }
+      secrets[nsecrets].off = (uint32_t)off;
+      secrets[nsecrets].len = (uint32_t)len;
       nsecrets++;
       puts("ok");
     } else if (strcmp(cmd, "reset") == 0) {

@@ -27,6 +27,10 @@ export interface MemcheckResult {
   lines: string[];
   /** The distinct memcheck error kinds reported, e.g. "Conditional jump or move depends on uninitialised value(s)". */
   kinds: string[];
+  /** Errors hidden by a suppression file passed in `extra` (0 without one). */
+  suppressed: number;
+  /** name -> count of every suppression that matched (needs "-s" in `extra`). */
+  usedSuppressions: Map<string, number>;
 }
 
 export function secretScript(calls: readonly SecretCall[]): string[] {
@@ -38,13 +42,17 @@ export function secretScript(calls: readonly SecretCall[]): string[] {
   return lines;
 }
 
-/** Runs the calls in one valgrind process and counts memcheck's errors. */
-export async function memcheck(build: CBuild, calls: readonly SecretCall[]): Promise<MemcheckResult> {
-  const r = await runCAsync(build, secretScript(calls), MEMCHECK);
-  const summary = /ERROR SUMMARY: (\d+) errors?/.exec(r.stderr);
+/**
+ * Runs the calls in one valgrind process and counts memcheck's errors. `extra` valgrind options
+ * (e.g. one narrowly scoped --suppressions file and -s) go after MEMCHECK.
+ */
+export async function memcheck(build: CBuild, calls: readonly SecretCall[], extra: readonly string[] = []): Promise<MemcheckResult> {
+  const r = await runCAsync(build, secretScript(calls), [...MEMCHECK, ...extra]);
+  const summary = /ERROR SUMMARY: (\d+) errors? from \d+ contexts? \(suppressed: (\d+) from \d+\)/.exec(r.stderr);
   if (!summary) throw new Error(`valgrind printed no error summary (status ${r.status}):\n${r.stderr.slice(-2000)}`);
   const kinds = [...new Set([...r.stderr.matchAll(/^==\d+== ((?:Conditional jump|Use of uninitialised|Syscall param|Invalid)[^\n]*)$/gm)].map((m) => m[1]!))];
-  return { errors: Number(summary[1]), status: r.status, stderr: r.stderr, lines: r.lines, kinds };
+  const usedSuppressions = new Map([...r.stderr.matchAll(/used_suppression:\s+(\d+) (\S+) /g)].map((m) => [m[2]!, Number(m[1])] as const));
+  return { errors: Number(summary[1]), status: r.status, stderr: r.stderr, lines: r.lines, kinds, suppressed: Number(summary[2]), usedSuppressions };
 }
 
 function filesUnder(dir: string): string[] {

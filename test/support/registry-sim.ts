@@ -1,7 +1,6 @@
 // Test support for the registry suites: a real aedes broker on a loopback TCP port, simulated
 // handsets speaking docs/PROTOCOL.md over real MQTT, temp folders, and polling waits.
-// A handset's Trusted App is either the real TA (agent/device-ta.ts; attestation only until
-// apply_command lands) or a reference TA built on test/support/reference-token.ts (node:crypto)
+// A handset's Trusted App is either the real TA (agent/device-ta.ts) or a reference TA built on test/support/reference-token.ts (node:crypto)
 // that applies commands by PROTOCOL.md §5's rules, so command jobs can be driven end to end.
 import { createServer, type Server } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
@@ -10,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Aedes } from "aedes";
 import { connect, type MqttClient } from "mqtt";
-import { decodeSign1, verifySign1, decodeStrict, kidOfPublic, toHex, ueidFromImei } from "../../attestation/index.js";
+import { decodeSign1, verifySign1, decodeStrict, generateEd25519, kidOfPublic, toHex, ueidFromImei } from "../../attestation/index.js";
 import { isCborMap } from "../../attestation/cbor/value.js";
 import { equalBytes } from "../../attestation/bytes.js";
 import {
@@ -20,6 +19,12 @@ import {
 import { buildReferenceToken, deviceSeed, publicFromSeed } from "./reference-token.js";
 import { OEM, endorse, type Device as FixtureDevice } from "./attestation-fixture.js";
 import { createEndorsement } from "../../attestation/endorsement.js";
+import { DeviceTA, TA_STATE } from "../../agent/device-ta.js";
+import { TrustedApp } from "../../agent/trusted-app.js";
+import { TaError } from "../../agent/ta-errors.js";
+import { Registry, type RegistryOptions } from "../../registry/registry.js";
+import { signingKey, type SigningKey } from "../../registry/keys.js";
+import { MemoryLogger } from "../../agent/log.js";
 
 export function tempDir(prefix = "at-registry-"): { path: string; cleanup(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -92,7 +97,7 @@ export class RefTa implements SimTa {
   lastSeq = 0;
   bootcount = 1;
   tampered = false;
-  /** Overrides the reported ueid IMEI (a clone that copies another handset's identity). */
+
   constructor(
     readonly id: Identity,
     readonly registryKeys: readonly Uint8Array[],
@@ -330,12 +335,10 @@ export { OEM, endorse, type FixtureDevice };
 
 // --- the real TA ----------------------------------------------------------------------------
 
-import { DeviceTA, TA_STATE } from "../../agent/device-ta.js";
-import { TrustedApp } from "../../agent/trusted-app.js";
 
 let taModule: Promise<WebAssembly.Module> | undefined;
 
-/** The real TA (build/ta.wasm) as a SimTa: provisioned, rebooted NORMAL; attests. */
+/** The real TA (build/ta.wasm) as a SimTa: provisioned, rebooted NORMAL; attests and applies commands. */
 export class RealTa implements SimTa {
   readonly publicKey: Uint8Array;
   constructor(readonly dev: DeviceTA) {
@@ -354,13 +357,12 @@ export class RealTa implements SimTa {
     return this.dev.attest(nonce, measurement);
   }
   applyCommand(cmd: Uint8Array): number {
-    const apply = (this.dev as unknown as { applyCommand?: (c: Uint8Array) => unknown }).applyCommand;
-    if (typeof apply !== "function") throw new Error("this TA build has no apply_command yet");
     try {
-      apply.call(this.dev, cmd);
+      this.dev.applyCommand(cmd); // the new sealed blob would be stored here; the test keeps it in memory
       return 0;
     } catch (e) {
-      return typeof (e as { code?: unknown }).code === "number" ? ((e as { code: number }).code) : -1;
+      if (e instanceof TaError) return e.code;
+      throw e;
     }
   }
 }
@@ -386,10 +388,6 @@ export async function realHandset(registryKeys: readonly Uint8Array[], over: Par
 
 // --- a registry under test ------------------------------------------------------------------
 
-import { Registry, type RegistryOptions } from "../../registry/registry.js";
-import { signingKey, type SigningKey } from "../../registry/keys.js";
-import { generateEd25519 } from "../../attestation/index.js";
-import { MemoryLogger } from "../../agent/log.js";
 
 export interface Harness {
   readonly broker: Broker;
