@@ -13,12 +13,14 @@ import { registryCommands } from "./commands/registry.js";
 import { ownerCommands } from "./commands/owner.js";
 import { authorityCommands } from "./commands/authority.js";
 import { demo } from "./commands/demo.js";
+import { auditCommand } from "./commands/audit.js";
 
 const commands: Command[] = [
   selftest,
   oemKeygen, factoryProvision, ...deviceCommands, verify, agent,
   ...registryCommands, ...ownerCommands, ...authorityCommands,
   demo,
+  auditCommand,
 ];
 
 function topHelp(): string {

@@ -7,6 +7,7 @@ import type { Store } from "./store.js";
 import type { GroupCommit } from "./group-commit.js";
 import type { KeySet, SigningKey } from "./keys.js";
 import type { Challenges } from "./challenges.js";
+import type { Ledger } from "./ledger/ledger.js";
 
 /** One MQTT publication (QoS 1, PROTOCOL.md §2). */
 export interface Publication {
@@ -45,5 +46,7 @@ export interface Context {
   /** Devices whose attestation was verified since this registry started. */
   readonly attested: Set<string>;
   readonly policy: Policy;
+  /** The tamper-evident ledger (docs/LEDGER.md), when the registry keeps one. */
+  readonly ledger?: Ledger;
   publish(pubs: readonly Publication[]): void;
 }

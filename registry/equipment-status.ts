@@ -6,6 +6,8 @@
 //   latest attestation says TAMPERED, or a binding without its device row (inconsistent data):
 //   GREYLISTED - never an implicit allow;
 // - else WHITELISTED. An IMEI never enrolled has no status (404 ERROR_EQUIPMENT_UNKNOWN).
+// Flags other registries of the federation published (docs/LEDGER.md) count like local ones, so
+// a device reported stolen at another operator's registry is BLACKLISTED here too, known or not.
 import { imeiFromTacSnr, isValidImei, parsePei } from "../attestation/index.js";
 import type { Store, Flag } from "./store.js";
 import { isBlacklistKind } from "./store.js";
@@ -15,9 +17,10 @@ export type EquipmentStatus = "WHITELISTED" | "BLACKLISTED" | "GREYLISTED";
 
 export function equipmentStatus(store: Store, imei: string): EquipmentStatus | undefined {
   const dids = store.imeis.didsFor(imei);
-  if (dids.length === 0) return undefined;
-  let black = false;
-  let grey = dids.length > 1;
+  const peers = store.peerFlags(imei);
+  if (dids.length === 0 && peers.length === 0) return undefined;
+  let black = peers.some((f) => isBlacklistKind(f.kind));
+  let grey = dids.length > 1 || peers.some((f) => !isBlacklistKind(f.kind));
   for (const did of dids) {
     const dev = store.devices.get(did);
     if (!dev || dev.tampered) grey = true;
@@ -82,5 +85,6 @@ export function publicDeviceView(store: Store, imei: string): Record<string, unk
       pendingCommand: pending ? { seq: pending.seq, action: ACTION_NAMES[pending.action], status: pending.status, issuedAt: iso(pending.createdAt) } : null,
     };
   });
-  return { imei, status, devices };
+  const peers = store.peerFlags(imei).map((f) => ({ kind: f.kind, registry: f.registry, log: f.log, at: iso(f.at) }));
+  return { imei, status, devices, ...(peers.length > 0 ? { peerFlags: peers } : {}) };
 }

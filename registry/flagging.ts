@@ -29,6 +29,7 @@ export function raiseFlag(ctx: Context, did: string, imei: string | null, kind: 
   const at = ctx.clock.now();
   const flag = ctx.store.flags.raise(did, imei, kind, by, reason, at);
   ctx.store.events.append({ at, type: "flag-raised", did, imei, party: partyName(by), detail: { flag: flag.id, kind, reason } });
+  ctx.ledger?.flagRaised(flag); // the signed ledger entry commits with the flag (docs/LEDGER.md)
   ctx.log.log(kind === "clone" || kind === "tampered" ? "warn" : "info", "flag.raised", { did, imei, kind, by: partyName(by), reason });
   return { flag, raised: true };
 }
@@ -37,5 +38,6 @@ export function clearFlag(ctx: Context, flag: Flag, by: Party, imei: string | nu
   const at = ctx.clock.now();
   if (!ctx.store.flags.clear(flag.id, by, at)) return;
   ctx.store.events.append({ at, type: "flag-cleared", did: flag.did, imei, party: partyName(by), detail: { flag: flag.id, kind: flag.kind } });
+  ctx.ledger?.flagCleared(flag, by);
   ctx.log.log("info", "flag.cleared", { did: flag.did, kind: flag.kind, by: partyName(by) });
 }

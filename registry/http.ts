@@ -15,6 +15,7 @@ import { handleRequest } from "./requests.js";
 import { MAX_REQUEST_BYTES } from "./request-codec.js";
 
 import { DEVICES_PREFIX, EIR_PATH, REQUESTS_PATH } from "./paths.js";
+import { LEDGER_PREFIX, ledgerResource } from "./ledger/http.js";
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = JSON.stringify(body);
@@ -91,6 +92,11 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): P
     const view = publicDeviceView(ctx.store, m[1]!);
     if (!view) throw new RegistryError("E_UNKNOWN_DEVICE");
     return send(res, 200, { ok: true, ...view });
+  }
+  if (url.pathname.startsWith(LEDGER_PREFIX)) {
+    if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
+    if (!ctx.ledger) throw new RegistryError("E_NOT_FOUND", "this registry keeps no ledger");
+    return send(res, 200, ledgerResource(ctx.ledger, url)); // docs/LEDGER.md §7
   }
   throw new RegistryError("E_NOT_FOUND", `no resource at ${url.pathname}`);
 }

@@ -70,6 +70,8 @@ export class MqttService {
     return new Promise((resolve, reject) => {
       let first = true;
       client.on("connect", (connack) => {
+        // Small packets, latency matters: no Nagle (it stalls a second publish ~40 ms behind the peer's delayed ACK).
+        (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
         o.log.log("info", "mqtt.connected", { broker: o.url, clientId: this.clientId, sessionPresent: connack.sessionPresent });
         if (connack.sessionPresent && !first) return;
         this.#subscribe(client).then(

@@ -16,6 +16,7 @@ import { HttpInterface } from "./http.js";
 import { handleAttestation, handleHello } from "./enrolment.js";
 import { handleHeartbeat, handleStatus } from "./presence.js";
 import { desiredAgain, handleReceipt, handleResult, unpublished } from "./commands.js";
+import { Ledger, type LedgerOptions } from "./ledger/ledger.js";
 
 type PublicKeyInput = Uint8Array | KeyObject | string;
 
@@ -48,6 +49,11 @@ export interface RegistryOptions {
   readonly acceptedMeasurements?: readonly string[];
   /** Group commit: the scheduler (tests) and the least time between commits (default 4 ms). */
   readonly groupCommit?: GroupCommitOptions;
+  /**
+   * The tamper-evident ledger and its federation (docs/LEDGER.md). Its MQTT link defaults to the
+   * registry's broker (client id at-l-<name>); omit `ledger` for a registry without one.
+   */
+  readonly ledger?: LedgerOptions;
 }
 
 export class Registry {
@@ -56,6 +62,7 @@ export class Registry {
   readonly #gc: GroupCommit;
   readonly #mqtt: MqttService | undefined;
   readonly #http: HttpInterface | undefined;
+  readonly ledger: Ledger | undefined;
   readonly #o: RegistryOptions;
   readonly #inflight = new Set<Promise<void>>();
   #started = false;
@@ -79,6 +86,18 @@ export class Registry {
           onSessionLost: () => this.ctx.publish(desiredAgain(this.ctx)),
         })
       : undefined;
+    const lo = o.ledger;
+    const fedMqtt = lo?.mqtt ?? (o.mqtt ? { url: o.mqtt.url, name: o.mqtt.name ?? "registry", ...(o.mqtt.protocolVersion ? { protocolVersion: o.mqtt.protocolVersion } : {}), ...(o.mqtt.factory ? { factory: o.mqtt.factory } : {}) } : undefined);
+    try {
+      this.ledger = lo ? new Ledger({ store: this.store, gc: this.#gc, clock, log, registryKey: o.registryKey }, { ...lo, ...(fedMqtt ? { mqtt: fedMqtt } : {}) }) : undefined;
+    } catch (e) {
+      if (typeof o.db === "string") this.store.close();
+      throw e;
+    }
+    if (this.ledger) {
+      const ledger = this.ledger;
+      this.store.peerFlags = (imei) => ledger.peerFlags(imei);
+    }
     this.ctx = {
       store: this.store,
       gc: this.#gc,
@@ -95,6 +114,7 @@ export class Registry {
         acceptedMeasurements: new Set((o.acceptedMeasurements ?? []).map((h) => h.toLowerCase())),
       },
       publish: (pubs) => this.#publish(pubs),
+      ...(this.ledger ? { ledger: this.ledger } : {}),
     };
     this.#http = o.http ? new HttpInterface(this.ctx) : undefined;
   }
@@ -112,6 +132,7 @@ export class Registry {
       await this.#mqtt.start();
       this.#publish(unpublished(this.ctx));
     }
+    await this.ledger?.start();
   }
 
   /** The bound HTTP address (after start). */
@@ -130,12 +151,14 @@ export class Registry {
   /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */
   async idle(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    await this.ledger?.idle();
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
     await this.#http?.close();
+    await this.ledger?.stop();
     await this.#mqtt?.stop();
     this.#gc.flush();
     await Promise.allSettled([...this.#inflight]);

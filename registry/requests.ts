@@ -17,7 +17,7 @@ import { verifySign1Signature } from "../attestation/cose/sign1.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError, asRegistryError } from "./errors.js";
 import { checkCoseKey, parseRequest, type ParsedRequest } from "./request-codec.js";
-import { isBlacklistKind, type Party, type Flag } from "./store.js";
+import { isBlacklistKind, type Party, type Flag, type PeerFlag } from "./store.js";
 import type { Context, Publication } from "./context.js";
 import { clearFlag, partyName, raiseFlag, sameParty } from "./flagging.js";
 import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
@@ -171,11 +171,14 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       const active = store.flags.active(did);
       if (active.some((f) => f.kind === "clone")) throw new RegistryError("E_CLONE_SUSPECT");
       if (active.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged (${active.map((f) => f.kind).join(", ")})`);
+      const federated = store.peerFlags(r.imei); // docs/LEDGER.md §5: a peer's flag counts as ours
+      if (federated.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged by ${peerNames(federated)}`);
       store.owners.set(did, r.kid, r.key!, now, "claim");
       store.events.append({ at: now, type: "claimed", did, imei: r.imei, party: who, detail: {} });
       break;
     }
     case "transfer": {
+      if (store.peerFlags(r.imei).some((f) => isBlacklistKind(f.kind))) throw new RegistryError("E_FLAGGED", "a device flagged by another registry cannot change hands");
       for (const did of ownedDids(ctx, r)) {
         const active = store.flags.active(did).filter((f) => isBlacklistKind(f.kind));
         if (active.length > 0) throw new RegistryError("E_FLAGGED", "a flagged device cannot change hands");
@@ -198,6 +201,8 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
     }
     case "found": {
       const dids = ownedDids(ctx, r);
+      const federated = store.peerFlags(r.imei).filter((f) => isBlacklistKind(f.kind));
+      if (federated.length > 0) throw new RegistryError("E_FLAGGED_BY_OTHER", `flag(s) raised at ${peerNames(federated)} still stand; only that registry can clear them`);
       for (const did of dids) {
         const others = store.flags.active(did).filter((f) => isBlacklistKind(f.kind) && !sameParty(f.raisedBy, party));
         if (others.length > 0) {
@@ -220,12 +225,16 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       break;
     }
     case "clear": {
+      // Only the originating registry can clear a peer's flag (docs/LEDGER.md §5).
+      const federated = store.peerFlags(r.imei);
+      const notOurs = (): RegistryError => new RegistryError("E_NOT_FLAGGING_PARTY", `the flag was raised at ${peerNames(federated)}; only that registry can clear it`);
       const dids = party.role === "owner" ? ownedDids(ctx, r) : store.imeis.didsFor(r.imei);
-      if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+      if (dids.length === 0) throw federated.length > 0 ? notOurs() : new RegistryError("E_UNKNOWN_DEVICE");
       const active: Flag[] = dids.flatMap((d) => store.flags.active(d));
       let mine = active.filter((f) => sameParty(f.raisedBy, party));
       // A pinned authority settles the registry's own suspicions once it has none of its own.
       if (mine.length === 0 && party.role === "authority") mine = active.filter((f) => f.raisedBy.role === "registry");
+      if (mine.length === 0 && active.length === 0 && federated.length > 0) throw notOurs();
       if (mine.length === 0) throw new RegistryError(active.length > 0 ? "E_NOT_FLAGGING_PARTY" : "E_NOT_FLAGGED");
       for (const f of mine) clearFlag(ctx, f, party, r.imei);
       extra.cleared = mine.map((f) => f.kind);
@@ -249,4 +258,9 @@ function ownedDids(ctx: Context, r: ParsedRequest): string[] {
   });
   if (owned.length === 0) throw new RegistryError("E_NOT_OWNER");
   return owned;
+}
+
+/** "registry B (log ab12...)" for the peers whose flags stand (refusal messages). */
+function peerNames(flags: readonly PeerFlag[]): string {
+  return [...new Set(flags.map((f) => `registry ${f.registry || "?"} (log ${f.log})`))].join(", ");
 }

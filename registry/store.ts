@@ -13,6 +13,7 @@ import { CommandTable } from "./store/commands.js";
 import { RequestIdTable } from "./store/request-ids.js";
 import { EventLog } from "./store/events.js";
 import { RegistryError } from "./errors.js";
+import type { PeerFlag } from "./ledger/flag-tables.js";
 
 export type { Device, AttestedState, LockState } from "./store/devices.js";
 export type { ImeiBinding } from "./store/imeis.js";
@@ -20,6 +21,7 @@ export type { Owner } from "./store/owners.js";
 export type { Flag, FlagKind, Party, PartyRole } from "./store/flags.js";
 export type { CommandRow, CommandStatus, Action, CommandResult } from "./store/commands.js";
 export type { Event, EventType, NewEvent } from "./store/events.js";
+export type { PeerFlag } from "./ledger/flag-tables.js";
 export { isBlacklistKind, BLACKLIST_KINDS } from "./store/flags.js";
 export { OPEN_STATUSES } from "./store/commands.js";
 
@@ -35,6 +37,8 @@ export class Store {
   readonly commands: CommandTable;
   readonly requestIds: RequestIdTable;
   readonly events: EventLog;
+  /** Flags other registries published for an IMEI (set by a federated registry, docs/LEDGER.md); none otherwise. */
+  peerFlags: (imei: string) => readonly PeerFlag[] = () => [];
 
   private constructor(db: Db) {
     this.db = db;

@@ -161,6 +161,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     tl.step("broker", `embedded MQTT broker (aedes, MQTT 3.1.1) listening on ${broker.url}`);
 
     // The registry's own log events make its timeline lines, printed the moment they happen.
+    const confirmed = new Set<string>();
     const nameOf = (f: LogFields): string | undefined => handsets.find((h) => h.info.did === f.did || h.info.imei === f.imei)?.name;
     const registryLog: Logger = {
       log(level, event, fields = {}) {
@@ -171,7 +172,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
           if (fields.type === "claim") tl.step("registry", `claim accepted: ${name} belongs to alice`);
           if (fields.type === "report-stolen") tl.step("registry", `${name} flagged stolen; lock command signed with the registry key and published`);
           if (fields.type === "found") tl.step("registry", `stolen flag cleared; unlock command signed and published`);
-        } else if (event === "command.result" && name && fields.status === "SUCCEEDED") {
+        } else if (event === "command.result" && name && fields.status === "SUCCEEDED" && !confirmed.has(`${name}#${fields.seq}`)) {
+          // A duplicate delivery (command and desired) may bring a second result: print the first.
+          confirmed.add(`${name}#${fields.seq}`);
           const what = fields.code === 2 ? "lock: result SUCCEEDED, LwM2M code 2 (full lock OK)" : fields.code === 3 ? "unlock: result SUCCEEDED, LwM2M code 3 (unlock OK)" : `command: code ${fields.code}`;
           tl.step("registry", `${name} confirmed the ${what}, proof signed by the device key`);
         }
@@ -217,6 +220,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ---- agents and enrolment ----------------------------------------------------------------
+    const firstBoot = tl.elapsed();
     for (const h of handsets) {
       const agentLog: Logger = {
         log(level, event, fields = {}) {
@@ -234,11 +238,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         logger: agentLog,
       });
       started.add(h.name);
+      tl.step(h.name, `agent booted its TA, enforced its state (${h.platform.locked ? "locked" : "unlocked"}), connects to the broker`);
     }
-    tl.step("handsets", `3 agents booted (each enforced its TA's state: unlocked) and connect to the broker`);
-    const firstHello = tl.elapsed();
     const enrolledAt = await Promise.all(handsets.map((h) => signals.wait("registry:device.enrolled", `${h.name}'s enrolment`, (f) => f.did === h.info.did)));
-    const enrolMs = Math.max(...enrolledAt) - firstHello;
+    const enrolMs = Math.max(...enrolledAt) - firstBoot;
 
     const statuses: string[] = [];
     const target = handsets[1]!;
@@ -298,7 +301,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       [
         "",
         "Summary",
-        `  handsets      3 factory-provisioned, 3 enrolled in ${ms(enrolMs)} (OEM-endorsed keys, attested over MQTT)`,
+        `  handsets      3 factory-provisioned, booted and enrolled in ${ms(enrolMs)} (OEM-endorsed keys, attested over MQTT)`,
         `  theft         report -> ${target.name} locked in ${ms(lockedAt - reportAt)}; confirmed at the registry in ${ms(lockConfirmedAt - reportAt)}`,
         `  recovery      found -> ${target.name} unlocked in ${ms(unlockedAt - foundAt)}; confirmed in ${ms(unlockConfirmedAt - foundAt)}`,
         `  network       IMEI ${showImei(target.info.imei)}: ${statuses.join(" -> ")}`,

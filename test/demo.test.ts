@@ -58,6 +58,7 @@ test("antitheft demo: enrol, claim, stolen -> locked with the message -> BLACKLI
     assert.equal(lines.filter((l) => new RegExp(`registry\\s+${name} enrolled`).test(l)).length, 1, `${name} enrolled once`);
   }
   assert.equal(lines.filter((l) => /LOCKED by its Trusted App/.test(l)).length, 1, "exactly one phone locked, once");
+  assert.equal(lines.filter((l) => /confirmed the lock/.test(l)).length, 1, "the lock confirmed once");
 
   const tmp = /temp folder (\S+) removed/.exec(out)?.[1];
   assert.ok(tmp, "the summary names the temp folder");

@@ -3,17 +3,12 @@ import {
   cborArray, cborBytes, cborHead, cborHeadSize, cborInt, cborMap, cborTag, cborText, cborUint,
   MT_NINT,
 } from "../cbor/encode";
+import { ascii, hexAt, put } from "./support/bytes";
 
 const BUF: usize = memory.data(512, 16);
 
 function hex(p: usize, end: usize): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let q = p; q < end; q++) {
-    const b = <i32>load<u8>(q);
-    s += digits.charAt(b >> 4) + digits.charAt(b & 15);
-  }
-  return s;
+  return hexAt(p, <i32>(end - p));
 }
 
 function uintHex(v: u64): string {
@@ -22,19 +17,6 @@ function uintHex(v: u64): string {
 
 function intHex(v: i64): string {
   return hex(BUF, cborInt(BUF, v));
-}
-
-/** Writes bytes given as hex at `p`, returns their length. */
-function put(p: usize, h: string): i32 {
-  const n = h.length >> 1;
-  for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>I32.parseInt(h.substr(i * 2, 2), 16));
-  return n;
-}
-
-/** Writes the ASCII string `s` at `p`, returns its length. */
-function ascii(p: usize, s: string): i32 {
-  for (let i = 0; i < s.length; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
-  return s.length;
 }
 
 describe("cbor unsigned integers (RFC 8949 Appendix A)", () => {

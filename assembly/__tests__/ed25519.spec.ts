@@ -6,6 +6,7 @@ import {
 import {
   ed25519KeyFromSeed, ed25519SignExpanded, ed25519SignSeed, ed25519Verify
 } from "../crypto/ed25519";
+import { hexAt, put } from "./support/bytes";
 
 const P: usize = memory.data(160, 16);
 const Q: usize = memory.data(160, 16);
@@ -16,22 +17,6 @@ const OUT: usize = memory.data(64, 16);
 const EXP: usize = memory.data(64, 16);
 const PUB: usize = memory.data(32, 16);
 const MSG: usize = memory.data(64, 16);
-
-function hexAt(p: usize, n: i32): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let i = 0; i < n; i++) {
-    const b = <i32>load<u8>(p + <usize>i);
-    s += digits.charAt(b >> 4) + digits.charAt(b & 15);
-  }
-  return s;
-}
-
-function put(p: usize, h: string): i32 {
-  const n = h.length >> 1;
-  for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>I32.parseInt(h.substr(i * 2, 2), 16));
-  return n;
-}
 
 /** Decodes the hex point encoding into P and re-encodes it; "" if it does not decode. */
 function roundTrip(h: string): string {

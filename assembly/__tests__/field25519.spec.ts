@@ -5,28 +5,13 @@ import {
   FE_D, FE_D2, FE_SQRTM1, fe1, feAdd, feCarry, feFromBytes, feInvert, feIsNegative,
   feIsNonZero, feMul, feNeg, fePow22523, feSq, feSub, feToBytes
 } from "../crypto/field25519";
+import { hexAt, put } from "./support/bytes";
 
 const A: usize = memory.data(40, 16);
 const B: usize = memory.data(40, 16);
 const C: usize = memory.data(40, 16);
 const BYTES: usize = memory.data(32, 16);
 const OUT: usize = memory.data(32, 16);
-
-function hexAt(p: usize, n: i32): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let i = 0; i < n; i++) {
-    const b = <i32>load<u8>(p + <usize>i);
-    s += digits.charAt(b >> 4) + digits.charAt(b & 15);
-  }
-  return s;
-}
-
-function put(p: usize, h: string): void {
-  for (let i = 0; i < (h.length >> 1); i++) {
-    store<u8>(p + <usize>i, <u8>I32.parseInt(h.substr(i * 2, 2), 16));
-  }
-}
 
 /** Loads a 64-hex-digit little-endian encoding into the field element at fe. */
 function fe(dst: usize, h: string): void {

@@ -9,24 +9,10 @@ import {
   SB_OFF_OEMID, SB_OFF_OEMID_LEN, SB_OFF_REGKEY_COUNT, SB_OFF_REGKEYS, SB_OFF_VERSION, seal,
   SEALED_LEN, unsealOk,
 } from "../identity/sealed";
+import { ascii, hexAt } from "./support/bytes";
 
 const BUF: usize = memory.data(1024, 16);
 const BODY: usize = BUF + 512;
-
-function ascii(p: usize, s: string): i32 {
-  for (let i = 0; i < s.length; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
-  return s.length;
-}
-
-function hex(p: usize, n: i32): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let i = 0; i < n; i++) {
-    const b = <i32>load<u8>(p + <usize>i);
-    s += digits.charAt(b >> 4) + digits.charAt(b & 15);
-  }
-  return s;
-}
 
 function check(s: string): i32 {
   return imeiCheck(BUF, ascii(BUF, s));
@@ -82,7 +68,7 @@ describe("IMEI UEID (RFC 9711 §4.2.1, type 0x03)", () => {
     ascii(BUF, "490154203237518");
     const end = writeImeiUeid(BUF + 64, BUF);
     expect(<i32>(end - (BUF + 64))).toBe(1 + UEID_LEN);
-    expect(hex(BUF + 64, 16)).toBe("4f030409000105040200030203070501");
+    expect(hexAt(BUF + 64, 16)).toBe("4f030409000105040200030203070501");
   });
 });
 

@@ -1,28 +1,13 @@
 // Arithmetic modulo L (assembly/crypto/scalar25519.ts): reduction of 64-byte values,
 // multiply-add and the canonicity test. Expected values computed independently with Python.
 import { scIsCanonical, scMulAdd, scReduce } from "../crypto/scalar25519";
+import { hexAt, put } from "./support/bytes";
 
 const IN: usize = memory.data(64, 16);
 const X: usize = memory.data(32, 16);
 const Y: usize = memory.data(32, 16);
 const Z: usize = memory.data(32, 16);
 const OUT: usize = memory.data(32, 16);
-
-function hexAt(p: usize, n: i32): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let i = 0; i < n; i++) {
-    const b = <i32>load<u8>(p + <usize>i);
-    s += digits.charAt(b >> 4) + digits.charAt(b & 15);
-  }
-  return s;
-}
-
-function put(p: usize, h: string): void {
-  for (let i = 0; i < (h.length >> 1); i++) {
-    store<u8>(p + <usize>i, <u8>I32.parseInt(h.substr(i * 2, 2), 16));
-  }
-}
 
 /** scReduce of a 128-hex-digit little-endian value. */
 function reduce(h: string): string {

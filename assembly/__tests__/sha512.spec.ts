@@ -2,31 +2,11 @@
 import { hkdfSha512 } from "../crypto/hkdf";
 import { hmacSha512 } from "../crypto/hmac";
 import { SHA512_CTX_SIZE, sha512, sha512Final, sha512Init, sha512Update } from "../crypto/sha512";
+import { ascii, hexAt, put } from "./support/bytes";
 
 const IN: usize = memory.data(1024, 16);
 const OUT: usize = memory.data(256, 16);
 const CTX: usize = memory.data(SHA512_CTX_SIZE, 16);
-
-function hexAt(p: usize, n: i32): string {
-  const digits = "0123456789abcdef";
-  let s = "";
-  for (let i = 0; i < n; i++) {
-    const b = <i32>load<u8>(p + <usize>i);
-    s += digits.charAt(b >> 4) + digits.charAt(b & 15);
-  }
-  return s;
-}
-
-function put(p: usize, h: string): i32 {
-  const n = h.length >> 1;
-  for (let i = 0; i < n; i++) store<u8>(p + <usize>i, <u8>I32.parseInt(h.substr(i * 2, 2), 16));
-  return n;
-}
-
-function ascii(p: usize, s: string): i32 {
-  for (let i = 0; i < s.length; i++) store<u8>(p + <usize>i, <u8>s.charCodeAt(i));
-  return s.length;
-}
 
 describe("sha512 (FIPS 180-4)", () => {
   it("hashes \"abc\" (one block)", () => {

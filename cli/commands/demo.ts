@@ -21,11 +21,21 @@ export const demo: Command = {
   usage,
   async run(argv) {
     const v = parseFlags(argv, { verbose: { type: "boolean" } }, usage);
+    // `antitheft demo | head`: once the reader goes away, the demo runs on silently and still
+    // cleans up after itself.
+    let readerGone = false;
+    process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") throw e;
+      readerGone = true;
+    });
+    const write = (text: string): void => {
+      if (!readerGone) process.stdout.write(text);
+    };
     const module = await loadTaModule();
     // Loaded here: MQTT, aedes and SQLite are only for this command.
     const { runDemo } = await import("../../simulator/demo.js");
     try {
-      await runDemo({ module, verbose: v.verbose === true });
+      await runDemo({ module, write, verbose: v.verbose === true });
     } catch (e) {
       const err = e as { code?: unknown; message?: unknown };
       throw new CliError(typeof err.code === "string" ? err.code : "E_DEMO", `the demo failed: ${String(err.message ?? e)}`);

@@ -8,6 +8,7 @@ import { loadPublicKey, loadSigningKey, publicPathFor, writeKeyPair } from "../.
 import { RegistryError } from "../../registry/errors.js";
 import { textLogger } from "../../registry/text-log.js";
 import type { Registry } from "../../registry/registry.js";
+import { FederationKey } from "../../registry/ledger/pseudonym.js";
 
 /** A `<who> keygen --out FILE [--force]` command writing an Ed25519 PEM pair. */
 export function keygenCommand(who: string, summary: string, purpose: string): Command {
@@ -46,6 +47,7 @@ const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry
                           --oem-pub oem.pub [--oem-pub ...] [--authority-pub authority.pub ...]
                           [--http 127.0.0.1:8080] [--mqtt-version 4|5] [--name registry]
                           [--share-group GROUP] [--measurement HEX ...] [--log text|json]
+                          [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
 endorsement chains to a pinned --oem-pub, detects clones, takes signed owner and authority
@@ -63,6 +65,10 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
   --share-group     MQTT 5 only: subscribe as $share/<GROUP>/... to split load across workers
   --measurement     an accepted agent measurement (hex); others are flagged tampered
   --log             text (default) or json lines
+  --federation-key  keep the tamper-evident ledger (docs/LEDGER.md) and federate: FILE holds the
+                    federation's 32-byte pseudonymisation key in hex (openssl rand -hex 32)
+  --peer-pub        a peer registry's public key (SPKI PEM), as NAME=FILE or FILE: its flags apply here
+  --federation-broker  the broker the federation shares (default: --broker)
 
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
@@ -93,6 +99,9 @@ export const registryRun: Command = {
         "share-group": { type: "string" },
         measurement: { type: "string", multiple: true },
         log: { type: "string" },
+        "federation-key": { type: "string" },
+        "peer-pub": { type: "string", multiple: true },
+        "federation-broker": { type: "string" },
       },
       usage,
     );
@@ -110,6 +119,18 @@ export const registryRun: Command = {
     const name = v.name ?? "registry";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new CliError("E_USAGE", "--name must be 1..64 characters of A-Z a-z 0-9 . _ -", 2);
 
+    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"])) throw new CliError("E_USAGE", "--peer-pub and --federation-broker need --federation-key", 2);
+    const ledger = v["federation-key"]
+      ? {
+          federationKey: FederationKey.fromFile(v["federation-key"]),
+          name,
+          peers: (v["peer-pub"] ?? []).map((p) => {
+            const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(p);
+            return m ? { name: m[1]!, publicKey: loadPublicKey(m[2]!) } : { publicKey: loadPublicKey(p) };
+          }),
+          ...(v["federation-broker"] ? { mqtt: { url: v["federation-broker"], name, protocolVersion: (version === "5" ? 5 : 4) as 4 | 5 } } : {}),
+        }
+      : undefined;
     const registryKey = loadSigningKey(keyPath);
     const oemRoots = oemPubs.map(loadPublicKey);
     const authorities = (v["authority-pub"] ?? []).map(loadPublicKey);
@@ -129,6 +150,7 @@ export const registryRun: Command = {
         http,
         log,
         acceptedMeasurements: v.measurement ?? [],
+        ...(ledger ? { ledger } : {}),
       });
     } catch (e) {
       if (e instanceof RegistryError) throw new CliError(e.code, e.message);
@@ -153,6 +175,7 @@ export const registryRun: Command = {
         `  oem roots ${oemRoots.length}, authorities ${authorities.length}`,
         `  broker    ${broker} (MQTT ${version === "5" ? "5" : "3.1.1"}, client id at-r-${name})`,
         `  http      ${registry.httpUrl}`,
+        ...(ledger ? [`  ledger    log ${toHex(registryKey.kid)}, ${ledger.peers.length} peer(s), federation key id ${toHex(ledger.federationKey.id)}`] : []),
         "",
       ].join("\n"),
     );

@@ -25,6 +25,7 @@ export class LogTable {
   readonly #byId: Stmt;
   readonly #all: Stmt;
   readonly #setSize: Stmt;
+  readonly #size: Stmt;
   readonly #rename: Stmt;
 
   constructor(db: Db) {
@@ -33,12 +34,17 @@ export class LogTable {
     this.#byId = db.prepare("SELECT * FROM ledger_logs WHERE id = ?");
     this.#all = db.prepare("SELECT * FROM ledger_logs ORDER BY local DESC, id");
     this.#setSize = db.prepare("UPDATE ledger_logs SET size = ? WHERE id = ?");
+    this.#size = db.prepare("SELECT size FROM ledger_logs WHERE id = ?").pluck();
     this.#rename = db.prepare("UPDATE ledger_logs SET name = ? WHERE id = ?");
   }
 
   /** The row of a log, created if new. A log id is a key's kid: the same id with another key, or
    *  this registry's own log becoming a peer's (or the reverse), is a configuration error. */
   ensure(logId: Uint8Array, publicKey: Uint8Array, name: string, local: boolean): LogRow {
+    const own = local ? this.all().find((l) => l.local) : undefined;
+    if (own && !equalBytes(own.logId, logId)) {
+      throw new RegistryError("E_CONFIG", `this database's ledger is the log of key ${Buffer.from(own.logId).toString("hex")}; a new registry key needs a new database (a new log)`);
+    }
     this.#insert.run(blob(logId), blob(publicKey), name, local ? 1 : 0);
     const row = this.byLogId(logId)!;
     if (!equalBytes(row.publicKey, publicKey) || row.local !== local) {
@@ -60,6 +66,11 @@ export class LogTable {
 
   all(): LogRow[] {
     return (this.#all.all() as LogDbRow[]).map(toLog);
+  }
+
+  /** The number of entries in the log's tree. */
+  size(id: number): number {
+    return this.#size.get(id) as number;
   }
 
   setSize(id: number, size: number): void {

@@ -1,0 +1,133 @@
+// `antitheft audit`: a witness that follows registries' ledgers (docs/LEDGER.md §8) with only
+// their public keys, and exits non-zero on any inconsistency. Usable by anyone: a regulator, an
+// operator checking its peers, a journalist.
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { toHex, kidOfPublic } from "../../attestation/index.js";
+import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { parseFlags } from "./device-common.js";
+import { loadPublicKey } from "../../registry/keys.js";
+import { RegistryError } from "../../registry/errors.js";
+import { audit, parseAuditState, EMPTY_STATE, type AuditState, type AuditTarget, type AuditReport } from "../../registry/ledger/auditor.js";
+
+const usage = `Usage: antitheft audit --registry http://HOST:PORT --pub registry.pub [--registry URL --pub FILE ...]
+                       [--log-pub FILE ...] [--state audit.json] [--full] [--sample N]
+                       [--follow [--interval S]] [--json]
+
+Audits the tamper-evident ledgers of one or more registries (docs/LEDGER.md): checks each signed
+tree head under the registry's public key, that every head it ever showed is consistent with the
+last one (RFC 9162 consistency proofs), that the signed entries reproduce the signed root, that
+sampled entries are proved included, and that no registry holds a different head of the same
+log (gossip: a fork or a split view). Only public data and public keys are needed.
+
+  --registry  a registry's base URL; give its --pub right after it (pairs are matched in order)
+  --pub       that registry's public key (SPKI PEM, antitheft registry keygen)
+  --log-pub   the key of a registry not audited directly: its heads gossiped by the others are checked
+  --state     remembers the last verified head of each log between runs (created if absent);
+              without it every run checks every entry
+  --full      re-fetch and re-check every entry, not only those added since the last run
+  --sample    how many random old entries to prove included (default 8)
+  --follow    audit again every --interval seconds (default 60) until stopped or inconsistent
+  --json      one JSON report per round instead of text
+
+Exit status: 0 all consistent, 1 an inconsistency was found (fork, bad signature or proof,
+entries that do not reproduce the root), 3 a registry could not be audited, 2 usage.`;
+
+function keyOf(path: string): Uint8Array {
+  try {
+    return loadPublicKey(path);
+  } catch (e) {
+    throw new CliError(e instanceof RegistryError ? e.code : "E_FILE", (e as Error).message);
+  }
+}
+
+function loadState(path: string | undefined): AuditState {
+  if (!path) return EMPTY_STATE;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return EMPTY_STATE; // first run
+  }
+  try {
+    return parseAuditState(text);
+  } catch (e) {
+    throw new CliError("E_STATE", `${path} is not an audit state file: ${(e as Error).message}`);
+  }
+}
+
+function saveState(path: string | undefined, state: AuditState): void {
+  if (!path) return;
+  writeFileSync(`${path}.tmp`, JSON.stringify(state, null, 1) + "\n");
+  renameSync(`${path}.tmp`, path);
+}
+
+function print(r: AuditReport, targets: readonly AuditTarget[], json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify({ at: new Date().toISOString(), inconsistent: r.inconsistent, unreachable: r.unreachable, findings: r.findings }) + "\n");
+    return;
+  }
+  const names = new Map(targets.map((t) => [toHex(kidOfPublic(t.publicKey)), t.url]));
+  for (const f of r.findings) {
+    const tag = f.level === "ok" ? "ok  " : f.level === "warn" ? "WARN" : "FAIL";
+    process.stdout.write(`${tag} ${f.code === "OK" ? "" : f.code + " "}log ${f.log.slice(0, 12)}${names.has(f.log) ? ` (${names.get(f.log)})` : ""}: ${f.message}\n`);
+  }
+  process.stdout.write(r.inconsistent ? "INCONSISTENT\n" : r.unreachable ? "INCOMPLETE: a registry could not be audited\n" : "consistent\n");
+}
+
+export const auditCommand: Command = {
+  path: ["audit"],
+  summary: "audit registries' tamper-evident ledgers (a third-party witness)",
+  usage,
+  async run(argv) {
+    const v = parseFlags(
+      argv,
+      {
+        registry: { type: "string", multiple: true },
+        pub: { type: "string", multiple: true },
+        "log-pub": { type: "string", multiple: true },
+        state: { type: "string" },
+        full: { type: "boolean" },
+        sample: { type: "string" },
+        follow: { type: "boolean" },
+        interval: { type: "string" },
+        json: { type: "boolean" },
+      },
+      usage,
+    );
+    const urls = v.registry ?? [];
+    const pubs = v.pub ?? [];
+    if (urls.length === 0) throw new CliError("E_USAGE", `at least one --registry is required\n\n${usage}`, 2);
+    if (urls.length !== pubs.length) throw new CliError("E_USAGE", `give one --pub per --registry (${urls.length} registries, ${pubs.length} keys)`, 2);
+    for (const u of urls) if (!/^https?:\/\/[^/]+/.test(u)) throw new CliError("E_USAGE", `--registry must be an http(s) URL, got "${u}"`, 2);
+    const sample = v.sample === undefined ? 8 : Number(v.sample);
+    if (!Number.isSafeInteger(sample) || sample < 0 || sample > 10_000) throw new CliError("E_USAGE", "--sample must be an integer 0..10000", 2);
+    const interval = v.interval === undefined ? 60 : Number(v.interval);
+    if (!(interval > 0 && interval <= 86_400)) throw new CliError("E_USAGE", "--interval must be a number of seconds in (0, 86400]", 2);
+    const targets: AuditTarget[] = urls.map((url, i) => ({ url, publicKey: keyOf(pubs[i]!) }));
+    const extraKeys = (v["log-pub"] ?? []).map(keyOf);
+
+    let state = loadState(v.state);
+    let stop = false;
+    const onSignal = () => (stop = true);
+    if (v.follow) {
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+    }
+    try {
+      for (;;) {
+        const r = await audit(targets, state, { full: v.full ?? false, sample, extraKeys });
+        print(r, targets, v.json ?? false);
+        state = r.state;
+        saveState(v.state, state);
+        if (r.inconsistent) return 1;
+        if (!v.follow) return r.unreachable ? 3 : 0;
+        for (let waited = 0; waited < interval * 1000 && !stop; waited += 250) await new Promise((res) => setTimeout(res, 250));
+        if (stop) return 0;
+      }
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+  },
+};
