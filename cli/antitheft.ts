@@ -13,6 +13,8 @@ import { registryCommands } from "./commands/registry.js";
 import { ownerCommands } from "./commands/owner.js";
 import { authorityCommands } from "./commands/authority.js";
 import { demo } from "./commands/demo.js";
+import { sim } from "./commands/sim.js";
+import { conformance } from "./commands/conformance.js";
 import { auditCommand } from "./commands/audit.js";
 
 const commands: Command[] = [
@@ -21,6 +23,7 @@ const commands: Command[] = [
   ...registryCommands, ...ownerCommands, ...authorityCommands,
   demo,
   auditCommand,
+  sim, conformance,
 ];
 
 function topHelp(): string {

@@ -17,6 +17,7 @@ const SECTIONS: Section[] = [
   { name: "crypto", title: "TA crypto vs node:crypto (OpenSSL) and @noble/curves", run: benchCrypto },
   { name: "lock", title: "Remote lock: owner report -> handset locked and result at the registry", run: async (o) => (await import("./bench/lock.js")).benchLock(o) },
   { name: "attestation", title: "Attestation: whole TA token vs bare TA signature; verifier, whole chain", run: benchAttestation },
+  { name: "fleet", title: "Fleet: handsets connected, enrolled and attested; memory; mass lock", run: async (o) => (await import("./bench/fleet.js")).benchFleet(o) },
   { name: "ledger", title: "Ledger: signed entries appended and proved; inclusion proof in a 1M-entry log (SQLite)", run: async (o) => (await import("./bench/ledger.js")).benchLedger(o) },
 ];
 

@@ -1,0 +1,200 @@
+// `antitheft conformance`: runs the conformance catalogue (docs/CONFORMANCE.md) against the
+// reference registry on the embedded or a given broker, or against a third-party registry and/or
+// third-party handsets, and writes a console table, JSON and JUnit XML. Exit 1 on any failure.
+import { readFileSync } from "node:fs";
+import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { hexArg, loadTaModule, parseFlags } from "./device-common.js";
+import { privateKeyFromPem } from "../../attestation/index.js";
+import { loadPublicKey } from "../../registry/keys.js";
+
+const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
+                             [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
+                             [--registry URL --registry-pub FILE --oem-key FILE [--authority-key FILE]
+                              [--measurement HEX] [--restart-registry CMD] [--restart-broker CMD]]
+                             [--driver MODULE] [--transport mqtt.js|lite] [--self-test] [--list]
+
+Runs the conformance scenarios (docs/CONFORMANCE.md) and reports each requirement they check.
+Without --registry the reference registry runs in this process: on the embedded aedes broker
+(MQTT 3.1.1), or on --broker. With --registry the suite tests that registry: it must use
+--broker, pin the OEM key --oem-key (the suite is the factory), and be the owner of the
+command key whose public half is --registry-pub (provisioned into the suite's handsets).
+
+  --report DIR         write summary.txt, conformance.json and junit.xml into DIR
+  --scenario           scenario names, comma-separated, or "all" (default); see --list
+  --broker URL         an MQTT broker (mqtt://HOST:PORT); default: the embedded one
+  --mqtt-version       4 (MQTT 3.1.1, default) or 5: what the suite's clients and handsets speak
+  --devices N          handsets in the mass block (default 20)
+  --timeout MS         the longest wait for anything the protocol promises "soon" (default 5000)
+  --workers K          run the mass block's handsets in K worker threads (default 0)
+  --registry URL       a third-party registry's HTTP base URL
+  --registry-pub FILE  its command public key (SPKI PEM)
+  --oem-key FILE       an OEM private key (PKCS#8 PEM) whose public key the registry pins
+  --authority-key FILE a private key the registry pins as an authority (mass block, flag rights)
+  --measurement HEX    an agent measurement the registry accepts (the handsets report it)
+  --restart-registry CMD, --restart-broker CMD
+                       shell commands the restart scenarios run (skipped without them,
+                       except the embedded broker and registry, which restart themselves)
+  --driver MODULE      an ES module exporting createDriver(context) -> HandsetDriver: your
+                       handsets instead of the suite's virtual ones (docs/CONFORMANCE.md)
+  --transport          the virtual handsets' MQTT client: mqtt.js (default) or lite
+  --self-test          run the negative controls instead: broken handsets and registries the
+                       suite must fail; exit 1 if any passes
+  --list               list the scenarios and the requirements they check
+
+Exit status: 0 when no scenario failed (skips are listed), 1 otherwise, 2 on a usage error.`;
+
+function readPrivate(path: string, flag: string) {
+  try {
+    return privateKeyFromPem(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new CliError("E_FILE", `--${flag} ${path}: not a readable Ed25519 PKCS#8 PEM private key (${(e as Error).message})`);
+  }
+}
+
+export const conformance: Command = {
+  path: ["conformance"],
+  summary: "run the conformance suite against an agent and/or a registry",
+  usage,
+  async run(argv) {
+    const v = parseFlags(
+      argv,
+      {
+        report: { type: "string" },
+        scenario: { type: "string" },
+        broker: { type: "string" },
+        "mqtt-version": { type: "string" },
+        devices: { type: "string" },
+        timeout: { type: "string" },
+        workers: { type: "string" },
+        registry: { type: "string" },
+        "registry-pub": { type: "string" },
+        "oem-key": { type: "string" },
+        "authority-key": { type: "string" },
+        measurement: { type: "string" },
+        "restart-registry": { type: "string" },
+        "restart-broker": { type: "string" },
+        driver: { type: "string" },
+        transport: { type: "string" },
+        "self-test": { type: "boolean" },
+        list: { type: "boolean" },
+      },
+      usage,
+    );
+    const { SCENARIOS, selectScenarios } = await import("../../simulator/conformance/scenarios/index.js");
+    if (v.list) {
+      for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(22)} ${s.title}\n${" ".repeat(23)}${s.reqs.join(" ")}${s.needs?.length ? `  (needs: ${s.needs.join(", ")})` : ""}\n`);
+      return 0;
+    }
+    const int = (s: string | undefined, flag: string, def: number, min = 0): number => {
+      if (s === undefined) return def;
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < min) throw new CliError("E_USAGE", `--${flag} must be an integer >= ${min}`, 2);
+      return n;
+    };
+    const version = v["mqtt-version"] ?? "4";
+    if (version !== "4" && version !== "5") throw new CliError("E_USAGE", "--mqtt-version must be 4 or 5", 2);
+    const mqttVersion = version === "5" ? 5 : 4;
+    const transport = v.transport ?? "mqtt.js";
+    if (transport !== "mqtt.js" && transport !== "lite") throw new CliError("E_USAGE", "--transport must be mqtt.js or lite", 2);
+    const devices = int(v.devices, "devices", 20, 1);
+    const timeoutMs = int(v.timeout, "timeout", 5000, 100);
+    const workers = int(v.workers, "workers", 0);
+    let scenarios;
+    try {
+      scenarios = selectScenarios(v.scenario ?? "all");
+    } catch (e) {
+      throw new CliError("E_USAGE", (e as Error).message, 2);
+    }
+    const module = await loadTaModule();
+
+    if (v["self-test"]) {
+      const { NEGATIVE_CONTROLS, runNegativeControl } = await import("../../simulator/conformance/faulty/index.js");
+      let missed = 0;
+      process.stdout.write(`antitheft conformance --self-test: ${NEGATIVE_CONTROLS.length} broken variants the suite must fail\n`);
+      for (const c of NEGATIVE_CONTROLS) {
+        const r = await runNegativeControl(c, { module, timeoutMs: Math.min(timeoutMs, 2000) });
+        if (!r.caught) missed++;
+        const got = r.verdict.failure ? `${r.verdict.outcome} ${r.verdict.failure.req ?? ""}`.trim() : r.verdict.outcome;
+        process.stdout.write(`  ${r.caught ? "CAUGHT" : "MISSED"}  ${c.scenario.padEnd(20)} ${c.violates.padEnd(10)} ${r.broken}${r.caught ? "" : `  (got: ${got})`}\n`);
+      }
+      process.stdout.write(missed === 0 ? "every broken variant was caught\n" : `${missed} broken variant(s) passed the suite\n`);
+      return missed === 0 ? 0 : 1;
+    }
+
+    const { runConformance } = await import("../../simulator/conformance/runner.js");
+    const { formatTable, writeReports } = await import("../../simulator/conformance/report.js");
+    const { siteTarget, virtualDriver } = await import("../../simulator/conformance/suite.js");
+    const external = await import("../../simulator/conformance/external.js");
+    const { externalTarget } = external;
+    const loadDriver: typeof external.loadDriver = async (path, ctx) => {
+      try {
+        return await external.loadDriver(path, ctx);
+      } catch (e) {
+        throw new CliError("E_DRIVER", `cannot load the driver ${path}: ${(e as Error).message}`);
+      }
+    };
+    const { EmbeddedSite } = await import("../../simulator/embedded.js");
+    const { WorkerFleet } = await import("../../simulator/fleet.js");
+    const { Progress } = await import("../../simulator/progress.js");
+
+    const measurement = v.measurement !== undefined ? hexArg(v.measurement, "measurement", 1, 64) : undefined;
+    let site: Awaited<ReturnType<typeof EmbeddedSite.start>> | undefined;
+    let target;
+    try {
+      if (v.registry) {
+        if (!v.broker) throw new CliError("E_USAGE", "--registry needs --broker (the broker that registry uses)", 2);
+        if (!v["registry-pub"] || !v["oem-key"]) throw new CliError("E_USAGE", "--registry needs --registry-pub and --oem-key", 2);
+        let registryPublic: Uint8Array;
+        try {
+          registryPublic = loadPublicKey(v["registry-pub"]);
+        } catch (e) {
+          throw new CliError("E_FILE", (e as Error).message);
+        }
+        const ctx = { brokerUrl: v.broker, mqttVersion: mqttVersion as 4 | 5, module, ...(measurement ? { measurement } : {}) };
+        const driver = v.driver ? await loadDriver(v.driver, ctx) : virtualDriver(module, v.broker, mqttVersion, measurement ? { measurement } : {}, transport);
+        target = externalTarget({
+          brokerUrl: v.broker,
+          mqttVersion,
+          registryUrl: v.registry,
+          registryPublic,
+          oemKey: readPrivate(v["oem-key"], "oem-key"),
+          ...(v["authority-key"] ? { authorityKey: readPrivate(v["authority-key"], "authority-key") } : {}),
+          ...(measurement ? { acceptedMeasurement: measurement } : {}),
+          ...(v["restart-registry"] ? { restartRegistry: v["restart-registry"] } : {}),
+          ...(v["restart-broker"] ? { restartBroker: v["restart-broker"] } : {}),
+          driver,
+          workers,
+          module,
+        });
+      } else {
+        site = await EmbeddedSite.start({ ...(v.broker ? { broker: v.broker } : {}), mqttVersion });
+        const s = site;
+        const ctx = { brokerUrl: s.brokerUrl, mqttVersion: s.mqttVersion, module, measurement: s.acceptedMeasurement };
+        const driver = v.driver ? await loadDriver(v.driver, ctx) : undefined;
+        const base = siteTarget({ site: s, module, transport, ...(driver ? { driver } : {}) });
+        target = workers > 0
+          ? { ...base, fleet: WorkerFleet.factory({ workers, module, brokerUrl: s.brokerUrl, mqttVersion: s.mqttVersion, transport: "lite", oemPem: s.oemPem }) }
+          : base;
+      }
+      const progress = new Progress();
+      const report = await runConformance({
+        target,
+        scenarios,
+        fleetSize: devices,
+        timeoutMs,
+        progress: (done, total, label) => progress.update(done, total, label),
+        onStart: (s) => process.stderr.write(`  ${s.name} ...\n`),
+        onVerdict: () => progress.done(),
+      });
+      process.stdout.write(formatTable(report));
+      if (v.report) {
+        const files = await writeReports(v.report, report);
+        process.stdout.write(`  reports: ${files.join(", ")}\n`);
+      }
+      return report.counts.fail + report.counts.error === 0 ? 0 : 1;
+    } finally {
+      await site?.stop();
+    }
+  },
+};

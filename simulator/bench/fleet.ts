@@ -1,0 +1,130 @@
+// Benchmark section "fleet" (issue 5): how many virtual handsets one 2-core machine holds,
+// connected, enrolled and attested, what each costs in memory, and how fast a mass lock lands.
+// Set-up: the broker in its own process (Mosquitto when installed, else aedes in a child
+// process: simulator/broker-process.ts), the reference registry in this process's main thread
+// (SQLite in a temp folder, synchronous=FULL), and the handsets in worker threads of this process
+// (simulator/fleet.ts: one TA instance each of one compiled module, in-memory flash, the real
+// agent on the lean MQTT client).
+//   fleet_devices          handsets the registry enrolled (a verified attestation each) and connected
+//   fleet_rss_mb           resident memory of this process (registry + workers + handsets) at the end
+//   fleet_kib_per_device   (rss after - rss before the fleet) / devices
+//   fleet_js_heap_kib_per_device  the workers' JavaScript heaps / devices (the rest is mostly the
+//                          TAs' linear memory: one 64 KiB page each, ~48 KiB of it touched)
+//   fleet_broker_rss_mb    the broker process's resident memory
+//   fleet_enrol_s          power-on of every handset until the registry enrolled the last one
+//   mass_lock_devices      handsets an authority flags at once (HTTP, 64 requests in flight)
+//   mass_lock_s            first flag sent -> the registry has every verified SUCCEEDED result
+//   mass_lock_enforced_s   first flag sent -> every handset's platform is locked
+//   mass_lock_p50_ms/p99   per handset: its flag sent -> its platform locked
+// Env: ANTITHEFT_BENCH_FLEET_DEVICES (default 10000), ANTITHEFT_BENCH_MASS_LOCK_DEVICES (1000),
+// ANTITHEFT_BENCH_FLEET_WORKERS (2). Prints figures only; asserts nothing.
+import { performance } from "node:perf_hooks";
+import { TrustedApp } from "../../agent/trusted-app.js";
+import type { Logger } from "../../agent/log.js";
+import { RegistryClient } from "../../registry/client.js";
+import { buildRequest } from "../../registry/request-codec.js";
+import { ImeiSource } from "../conformance/session.js";
+import { pool } from "../pool.js";
+import { startBrokerProcess } from "../broker-process.js";
+import { EmbeddedSite } from "../embedded.js";
+import { WorkerFleet } from "../fleet.js";
+import { percentile } from "../stats.js";
+import type { Figures } from "./crypto.js";
+import type { MeasureOptions } from "./measure.js";
+
+const PHASE_TIMEOUT_MS = 300_000;
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`);
+  return n;
+}
+
+async function until(done: () => boolean, what: () => string, timeoutMs = PHASE_TIMEOUT_MS): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > end) throw new Error(`gave up waiting for ${what()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+const now = () => performance.timeOrigin + performance.now();
+
+export async function benchFleet(_opts: MeasureOptions): Promise<Figures> {
+  const n = envInt("ANTITHEFT_BENCH_FLEET_DEVICES", 10_000);
+  const m = Math.min(n, envInt("ANTITHEFT_BENCH_MASS_LOCK_DEVICES", 1000));
+  const workers = envInt("ANTITHEFT_BENCH_FLEET_WORKERS", 2);
+  const log = (s: string) => process.stderr.write(`  [fleet] ${s}\n`);
+
+  const broker = await startBrokerProcess();
+  const mqttVersion = broker.versions.includes(5) ? 5 : 4;
+  let enrolled = 0;
+  const results = new Map<string, number>();
+  const registryLog: Logger = {
+    log(level, event, fields) {
+      if (event === "device.enrolled") enrolled++;
+      else if (event === "command.result" && fields?.status === "SUCCEEDED") results.set(String(fields.did), now());
+      else if (level === "error") log(`registry error ${event} ${JSON.stringify(fields)}`);
+    },
+  };
+  const module = await TrustedApp.compile();
+  const site = await EmbeddedSite.start({ broker: broker.url, mqttVersion, log: registryLog });
+  let fleet: WorkerFleet | undefined;
+  try {
+    const rss0 = process.memoryUsage().rss;
+    const imeis = Array.from({ length: n }, ((src) => () => src.next())(new ImeiSource()));
+    let t = performance.now();
+    fleet = await WorkerFleet.create(imeis, {
+      workers, module, brokerUrl: broker.url, mqttVersion, transport: "lite", oemPem: site.oemPem,
+      registryPublic: site.registryKey.publicKey, measurement: site.acceptedMeasurement, concurrency: 32,
+    });
+    log(`${n} handsets provisioned in ${round((performance.now() - t) / 1000, 1)} s (${workers} workers, broker: ${broker.kind})`);
+    t = performance.now();
+    await fleet.powerOn();
+    await until(() => enrolled >= n, () => `${n} enrolments (${enrolled} so far)`);
+    const enrolS = (performance.now() - t) / 1000;
+    const counts = await fleet.counts();
+    const rss1 = process.memoryUsage().rss;
+    log(`${enrolled} enrolled in ${round(enrolS, 1)} s; ${counts.connected} connected; rss ${Math.round(rss1 / 2 ** 20)} MiB; broker rss ${Math.round(broker.rssKiB() / 1024)} MiB`);
+
+    // Mass lock: an authority flags m handsets spread over the fleet, 64 requests in flight.
+    const picked = Array.from({ length: m }, (_, i) => fleet!.members[Math.floor((i * n) / m)]!);
+    const http = new RegistryClient(site.registryUrl());
+    const sent = new Map<string, number>();
+    const t0 = now();
+    await pool(picked, 64, async (h) => {
+      sent.set(h.did, now());
+      const a = await http.send(buildRequest(site.authority.signer, { type: "flag", imei: h.imei, reason: "bench", message: "Blocked", contact: "+1 555 0100" }));
+      if (a.status !== 200) throw new Error(`flag of ${h.imei} refused: ${JSON.stringify(a.body)}`);
+    });
+    const flaggedS = (now() - t0) / 1000;
+    await until(() => picked.every((h) => results.has(h.did)), () => `${m} results (${picked.filter((h) => results.has(h.did)).length} so far)`, 120_000);
+    const lastResult = Math.max(...picked.map((h) => results.get(h.did)!));
+    await until(() => picked.every((h) => fleet!.lockedAt(h.did) !== undefined), () => "every flagged handset to lock", 30_000);
+    const lockedAts = picked.map((h) => fleet!.lockedAt(h.did)!);
+    const latencies = picked.map((h, i) => lockedAts[i]! - sent.get(h.did)!).sort((a, b) => a - b);
+    log(`${m} flagged in ${round(flaggedS)} s; every result in after ${round((lastResult - t0) / 1000)} s`);
+    return {
+      fleet_devices: Math.min(enrolled, counts.connected),
+      fleet_workers: workers,
+      fleet_broker: broker.kind === "mosquitto" ? "mosquitto (own process)" : "aedes (own process)",
+      fleet_enrol_s: round(enrolS, 1),
+      fleet_rss_mb: Math.round(rss1 / 2 ** 20),
+      fleet_kib_per_device: Math.round((rss1 - rss0) / 1024 / n),
+      fleet_js_heap_kib_per_device: Math.round(counts.heapUsed / 1024 / n),
+      fleet_broker_rss_mb: Math.round(broker.rssKiB() / 1024),
+      mass_lock_devices: m,
+      mass_lock_s: round((lastResult - t0) / 1000),
+      mass_lock_enforced_s: round((Math.max(...lockedAts) - t0) / 1000),
+      mass_lock_p50_ms: Math.round(percentile(latencies, 50)),
+      mass_lock_p99_ms: Math.round(percentile(latencies, 99)),
+    };
+  } finally {
+    await fleet?.close().catch(() => undefined);
+    await site.stop().catch(() => undefined);
+    await broker.stop().catch(() => undefined);
+  }
+}

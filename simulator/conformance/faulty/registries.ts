@@ -1,0 +1,158 @@
+// BROKEN registries, for negative controls only: the reference registry with one behaviour broken
+// through its injection points (options, its MQTT client factory, its store, an HTTP front),
+// the way real deployments get it wrong. The suite must FAIL against every one of them
+// (test/conformance-negative.test.ts). Never use these for anything else.
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import mqtt, { type MqttClient } from "mqtt";
+import { parseRequest, buildRequest, type RequestType } from "../../../registry/request-codec.js";
+import type { RegistryCustomizer } from "../../embedded.js";
+import { ROGUE_OEM } from "../keys.js";
+
+/** Trusts the suite's well-known rogue OEM key (as if it pinned any OEM that asks). */
+export const pinsRogueOem: RegistryCustomizer = {
+  name: "a registry that pins an OEM root it must not trust",
+  options: (o) => ({ ...o, oemRoots: [...(o.oemRoots as Uint8Array[]), ROGUE_OEM.publicKey] }),
+};
+
+/** Accepts any agent measurement. */
+export const noMeasurementPolicy: RegistryCustomizer = {
+  name: "a registry that does not check agent measurements",
+  options: (o) => ({ ...o, acceptedMeasurements: [] }),
+};
+
+/** Keeps its state in memory: a restart forgets every flag and command. */
+export const inMemory: RegistryCustomizer = {
+  name: "a registry that keeps its state in memory",
+  options: (o) => ({ ...o, db: ":memory:" }),
+};
+
+/** Lets the newest key to present an IMEI take it over: no clone flag, the old key forgotten. */
+export const rebindsImeis: RegistryCustomizer = {
+  name: "a registry where the newest key to present an IMEI takes it over",
+  patch(r) {
+    const { imeis, flags } = r.store;
+    const all = imeis.didsFor.bind(imeis);
+    imeis.didsFor = (imei) => all(imei).slice(-1);
+    const raise = flags.raise.bind(flags);
+    flags.raise = (did, imei, kind, by, reason, at) =>
+      kind === "clone" ? { id: 0, did, imei, kind, raisedBy: by, reason, at, clearedAt: null, clearedBy: null } : raise(did, imei, kind, by, reason, at);
+  },
+};
+
+/** Ignores a second, different endorsement for a device. */
+export const ignoresEndorsementChanges: RegistryCustomizer = {
+  name: "a registry that ignores a second endorsement",
+  patch(r) {
+    r.store.imeis.recordEndorsement = () => false;
+  },
+};
+
+/** Accepts attestations for any nonce, any number of times. */
+export const ignoresNonces: RegistryCustomizer = {
+  name: "a registry that does not check nonces",
+  patch(r) {
+    r.ctx.challenges.isFor = () => true;
+    r.ctx.challenges.nonces.consume = () => undefined;
+  },
+};
+
+function sha(b: Uint8Array | Buffer): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+/**
+ * A registry whose MQTT client publishes every command once, with QoS 0 and never retained:
+ * `dropEvery` also loses one command in N (a registry that sheds load without telling anyone).
+ */
+function lossyPublisher(name: string, dropEvery = 0): RegistryCustomizer {
+  return {
+    name,
+    options: (o) => ({
+      ...o,
+      mqtt: {
+        ...o.mqtt!,
+        factory: (url, options) => {
+          const client: MqttClient = mqtt.connect(url, options);
+          const publish = client.publish.bind(client) as (...a: unknown[]) => MqttClient;
+          const sent = new Set<string>();
+          let n = 0;
+          client.publish = ((topic: string, message: Buffer, opts: Record<string, unknown>, cb?: (e?: Error) => void) => {
+            const kind = topic.split("/").at(-1);
+            if (kind === "desired") return cb?.(), client;
+            if (kind === "command") {
+              const id = sha(message);
+              if (sent.has(id)) return cb?.(), client; // never re-sent
+              sent.add(id);
+              if (dropEvery > 0 && ++n % dropEvery === 0) return cb?.(), client;
+              return publish(topic, message, { ...opts, qos: dropEvery > 0 ? 1 : 0, retain: false }, cb);
+            }
+            return publish(topic, message, opts, cb);
+          }) as MqttClient["publish"];
+          return client;
+        },
+      },
+    }),
+  };
+}
+
+export const fireAndForget = lossyPublisher("a registry that sends each command once, QoS 0, not retained");
+export const shedsLoad = lossyPublisher("a registry that drops one command in five and never re-sends", 5);
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/**
+ * An HTTP gateway in front of the registry that checks no signature and forwards owner reports
+ * as flags signed with its own authority key: anyone can now block (and unblock) any phone.
+ */
+export const trustingGateway: RegistryCustomizer = {
+  name: "a gateway that re-signs every request with its own authority key",
+  async front(registryUrl, site) {
+    const as: Partial<Record<RequestType, RequestType>> = { "report-stolen": "flag", "report-lost": "flag", found: "clear", clear: "clear", flag: "flag" };
+    const server = createServer((req, res) => {
+      void (async () => {
+        const body = await readBody(req);
+        let forward: Uint8Array = body;
+        if (req.method === "POST") {
+          try {
+            const r = parseRequest(new Uint8Array(body));
+            const type = as[r.type];
+            if (type) {
+              forward = buildRequest(site.authority.signer, {
+                type,
+                imei: r.imei,
+                ...(r.message !== undefined ? { message: r.message } : {}),
+                ...(r.contact !== undefined ? { contact: r.contact } : {}),
+              });
+            }
+          } catch {
+            // not a request: forward as it is
+          }
+        }
+        const a = await fetch(registryUrl + (req.url ?? "/"), {
+          method: req.method ?? "GET",
+          ...(req.method === "POST" ? { body: Buffer.from(forward), headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
+        });
+        res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
+        res.end(Buffer.from(await a.arrayBuffer()));
+      })().catch(() => {
+        res.writeHead(502);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
+    };
+  },
+};

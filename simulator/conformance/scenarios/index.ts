@@ -1,0 +1,40 @@
+// Every scenario, in the order the suite runs them (docs/CONFORMANCE.md lists them with their
+// requirements; the ledger's REQ-LG scenarios join here with issue 6).
+import type { Scenario } from "../scenario.js";
+import { enrolment, factoryReset, offlineTheft, ownerFound, rebootLocked, theftLock } from "./lifecycle.js";
+import { clone, sealedState, secondEndorsement, tamperedMeasurement } from "./identity.js";
+import { forgedCommands, forgedRequests } from "./attacks.js";
+import { hostilePayloads } from "./hostile.js";
+import { nonce } from "./nonce.js";
+import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
+
+export const SCENARIOS: readonly Scenario[] = [
+  enrolment,
+  theftLock,
+  offlineTheft,
+  rebootLocked,
+  factoryReset,
+  ownerFound,
+  clone,
+  secondEndorsement,
+  tamperedMeasurement,
+  forgedCommands,
+  sealedState,
+  nonce,
+  forgedRequests,
+  hostilePayloads,
+  brokerRestart,
+  registryRestart,
+  massBlock,
+];
+
+/** The scenarios `names` selects ("all" or a comma-separated list); throws RangeError for an unknown name. */
+export function selectScenarios(names: string | readonly string[] = "all"): Scenario[] {
+  const list = typeof names === "string" ? names.split(",").map((n) => n.trim()).filter(Boolean) : [...names];
+  if (list.length === 0 || list.includes("all")) return [...SCENARIOS];
+  return list.map((n) => {
+    const sc = SCENARIOS.find((x) => x.name === n);
+    if (!sc) throw new RangeError(`unknown scenario "${n}" (known: ${SCENARIOS.map((x) => x.name).join(", ")})`);
+    return sc;
+  });
+}

@@ -1,0 +1,149 @@
+// What the conformance suite tests: a Target is a broker, a registry reached over HTTP, and a
+// HandsetDriver that makes handsets. The suite touches nothing else: it drives handsets through
+// the driver (what a test lab does with real phones: power, radio, factory reset, physical
+// attacks on flash) and everything else through docs/PROTOCOL.md (MQTT and HTTP). A third-party
+// agent plugs in by implementing HandsetDriver (docs/CONFORMANCE.md "Testing your agent"); a
+// third-party registry by its URL and the keys it pins.
+import type { Signer } from "../../attestation/cose/sign1.js";
+
+/** Optional abilities a scenario may need; a target without one gets the scenario skipped. */
+export type Capability =
+  /** An authority key the registry pins (mass block, flag rights). */
+  | "authority"
+  /** A measurement the registry accepts, so an unaccepted one can be told apart. */
+  | "measurement"
+  /** The suite can restart the broker. */
+  | "restart-broker"
+  /** The suite can restart the registry. */
+  | "restart-registry"
+  /** The driver can read and write a handset's raw storage (sealed state, counter, endorsement). */
+  | "storage-attacks";
+
+export interface ProvisionSpec {
+  readonly imei: string;
+  readonly imei2?: string;
+  readonly model: string;
+  /** The OEM factory key that endorses the handset. */
+  readonly oem: Signer;
+  /** Registry public keys (raw Ed25519, 32 bytes) the Trusted App will trust for commands. */
+  readonly registryKeys: readonly Uint8Array[];
+  /** Host-reported agent/firmware digest put in attestations (default: the target's accepted one). */
+  readonly measurement?: Uint8Array;
+}
+
+/** Enforcement as the user sees it. */
+export interface Screen {
+  readonly locked: boolean;
+  /** The lock-screen text (message and contact), "" when unlocked. */
+  readonly text: string;
+}
+
+export interface EnforcementRecord {
+  /** Absolute time, ms (performance.timeOrigin + performance.now()). */
+  readonly at: number;
+  readonly action: "lock" | "unlock" | "message";
+}
+
+/** A snapshot of a handset's raw storage, as an attacker with a flash programmer takes it. */
+export interface StorageSnapshot {
+  readonly sealed: Uint8Array;
+  readonly counter: number;
+}
+
+export interface StorageAttacks {
+  snapshot(): Promise<StorageSnapshot>;
+  /** Writes the snapshot's sealed blob back; with `counter` also the replay-protected counter. */
+  restore(s: StorageSnapshot, options: { counter: boolean }): Promise<void>;
+  /** Flips one bit of the sealed blob. */
+  corruptSealed(): Promise<void>;
+  /** Replaces the stored OEM endorsement (a forged or second endorsement). */
+  writeEndorsement(endorsement: Uint8Array): Promise<void>;
+}
+
+export interface Handset {
+  readonly imei: string;
+  /** The pseudonymous device id (PROTOCOL §1). */
+  readonly did: string;
+  /** The device attestation public key (raw Ed25519). */
+  readonly devicePublic: Uint8Array;
+  /** Boots: Trusted App, enforcement, then the network. Resolves once the lock state is enforced. */
+  powerOn(): Promise<void>;
+  /** graceful: an orderly shutdown; otherwise a power cut (the broker publishes the Will). */
+  powerOff(graceful?: boolean): Promise<void>;
+  /** Radio on/off. Off: no connection can be made and the current one drops. */
+  setNetwork(up: boolean): void;
+  readonly online: boolean;
+  /** What the screen shows now; current as soon as the agent has reported a command's result. */
+  screen(): Screen;
+  /** Every enforcement action since provisioning, oldest first. */
+  enforcement(): readonly EnforcementRecord[];
+  /** The handset's attestation for an owner's claim (PROTOCOL §6.2): the phone's "hand over" screen. */
+  claimProof(ownerPublicKey: Uint8Array): Promise<Uint8Array>;
+  /** Recovery-menu factory reset: wipes user data, then boots. */
+  factoryReset(): Promise<void>;
+  writeUserData(name: string, data: Uint8Array): Promise<void>;
+  listUserData(): Promise<string[]>;
+  /** Present when the driver can attack the handset's storage (Capability "storage-attacks"). */
+  readonly storage?: StorageAttacks;
+}
+
+export interface HandsetDriver {
+  readonly name: string;
+  readonly capabilities: readonly Capability[];
+  /** Factory: a new handset provisioned for `spec`, powered off. The same IMEI may come twice (clones). */
+  provision(spec: ProvisionSpec): Promise<Handset>;
+  /** Releases everything the driver holds (handsets are powered off by the suite first). */
+  close?(): Promise<void>;
+}
+
+/** A bulk of handsets for load (mass block): fewer handles, more of them. */
+export interface FleetMember {
+  readonly imei: string;
+  readonly did: string;
+}
+
+export interface Fleet {
+  readonly members: readonly FleetMember[];
+  /** Powers every handset on; `progress` gets the number booted so far. */
+  powerOn(progress?: (booted: number) => void): Promise<void>;
+  /** When the handset's platform last locked (absolute ms), or undefined if it never did. */
+  lockedAt(did: string): number | undefined;
+  /** Powers everything off and frees it. */
+  close(): Promise<void>;
+}
+
+/** Makes `imeis.length` provisioned handsets (powered off), endorsed per `spec`. */
+export type FleetFactory = (imeis: readonly string[], spec: Omit<ProvisionSpec, "imei">) => Promise<Fleet>;
+
+export interface Target {
+  /** A human-readable description for reports. */
+  readonly name: string;
+  readonly brokerUrl: string;
+  /** 4 = MQTT 3.1.1, 5 = MQTT 5: what the suite's own clients speak. */
+  readonly mqttVersion: 4 | 5;
+  /** Base URL of the registry's HTTP interface (may change across restarts). */
+  registryUrl(): string;
+  /** The registry's command public key (provisioned into handsets). */
+  readonly registryPublic: Uint8Array;
+  /** An OEM factory key the registry pins. */
+  readonly oem: Signer;
+  /** An authority key the registry pins (Capability "authority"). */
+  readonly authority?: Signer;
+  /** A measurement the registry accepts (Capability "measurement"). */
+  readonly acceptedMeasurement?: Uint8Array;
+  readonly restartBroker?: () => Promise<void>;
+  readonly restartRegistry?: () => Promise<void>;
+  readonly driver: HandsetDriver;
+  /** Bulk handsets (e.g. worker threads); default: handsets of `driver`. */
+  readonly fleet?: FleetFactory;
+}
+
+/** The capabilities a target (with its driver) offers. */
+export function capabilitiesOf(t: Target): Set<Capability> {
+  const c = new Set<Capability>(t.driver.capabilities);
+  if (t.authority) c.add("authority");
+  if (t.acceptedMeasurement) c.add("measurement");
+  if (t.restartBroker) c.add("restart-broker");
+  if (t.restartRegistry) c.add("restart-registry");
+  return c;
+}

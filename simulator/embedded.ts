@@ -1,0 +1,227 @@
+// An embedded site for runs with no external services (`antitheft sim`, `antitheft conformance`
+// without --registry, the tests): an MQTT broker - the embedded aedes (MQTT 3.1.1) on a free
+// loopback port, restartable, or an external broker given by URL - and the reference registry
+// in this process (SQLite in a temp folder, HTTP on loopback), with fresh OEM, registry and
+// authority keys. A RegistryCustomizer lets simulator/conformance/faulty/ build broken
+// registries (negative controls) from the real one without changing it.
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Aedes } from "aedes";
+import { generateEd25519, privateKeyToPem, toHex } from "../attestation/index.js";
+import { silentLogger, type Logger } from "../agent/log.js";
+import { Registry, type RegistryOptions } from "../registry/registry.js";
+import { signingKey, type SigningKey } from "../registry/keys.js";
+
+/** The agent measurement the embedded registry accepts (SHA-256 of a fixed label). */
+export const CONFORMANCE_MEASUREMENT = sha256("antitheft conformance agent v1");
+
+function sha256(text: string): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(text).digest());
+}
+
+// ---- a restartable embedded broker ---------------------------------------------------------
+
+export interface RestartableBroker {
+  readonly url: string;
+  readonly port: number;
+  /** MQTT clients connected now. */
+  readonly clients: number;
+  /**
+   * Drops every connection and listens again on the same port. Sessions and retained messages
+   * survive (the same aedes instance), as they do across a restart of a persistent broker.
+   */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** aedes (MQTT 3.1.1) on 127.0.0.1, restartable. (simulator/embedded-broker.ts is the plain one.) */
+export async function startRestartableBroker(port = 0): Promise<RestartableBroker> {
+  const aedes = await Aedes.createBroker();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let bound = port;
+  const listen = async (): Promise<void> => {
+    const s = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      aedes.handle(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.listen({ port: bound, host: "127.0.0.1", backlog: 4096 }, () => {
+        s.off("error", reject);
+        resolve();
+      });
+    });
+    bound = (s.address() as AddressInfo).port;
+    server = s;
+  };
+  const close = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  let stopped = false;
+  return {
+    get url() {
+      return `mqtt://127.0.0.1:${bound}`;
+    },
+    get port() {
+      return bound;
+    },
+    get clients() {
+      return aedes.connectedClients;
+    },
+    async restart() {
+      if (stopped) throw new Error("the broker is stopped");
+      await close();
+      await listen();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await close();
+      await new Promise<void>((r) => aedes.close(() => r()));
+    },
+  };
+}
+
+// ---- the site -------------------------------------------------------------------------------
+
+/** Turns the reference registry into a variant (negative controls): options, a patch, a front. */
+export interface RegistryCustomizer {
+  readonly name: string;
+  options?(o: RegistryOptions): RegistryOptions;
+  /** Called on every registry instance after start (e.g. to break one check). */
+  patch?(registry: Registry): void;
+  /** An HTTP front the suite talks to instead of the registry (e.g. a gateway). */
+  front?(registryUrl: string, site: EmbeddedSite): Promise<{ readonly url: string; close(): Promise<void> }>;
+}
+
+export interface SiteOptions {
+  /** An external broker URL; omitted: the embedded aedes broker (MQTT 3.1.1). */
+  readonly broker?: string;
+  /** The registry's MQTT protocol level (default 4; 5 needs a broker that speaks it). */
+  readonly mqttVersion?: 4 | 5;
+  /** MQTT 5 shared subscriptions: registry workers in group `shareGroup`. */
+  readonly shareGroup?: string;
+  /** Registry name (client id at-r-<name>); default "sim-<random>". */
+  readonly name?: string;
+  readonly log?: Logger;
+  readonly customize?: RegistryCustomizer;
+}
+
+export class EmbeddedSite {
+  readonly oem: SigningKey;
+  /** The OEM factory key as PKCS#8 PEM (worker threads endorse their handsets with it). */
+  readonly oemPem: string;
+  readonly registryKey: SigningKey;
+  readonly authority: SigningKey;
+  readonly acceptedMeasurement = CONFORMANCE_MEASUREMENT;
+  readonly mqttVersion: 4 | 5;
+  readonly name: string;
+  #registry: Registry | undefined;
+  #front: { url: string; close(): Promise<void> } | undefined;
+  #httpPort = 0;
+  #stopped = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly broker: RestartableBroker | undefined,
+    readonly brokerUrl: string,
+    readonly options: SiteOptions,
+  ) {
+    const oem = generateEd25519().privateKey;
+    this.oem = signingKey(oem);
+    this.oemPem = privateKeyToPem(oem);
+    this.registryKey = signingKey(generateEd25519().privateKey);
+    this.authority = signingKey(generateEd25519().privateKey);
+    this.mqttVersion = options.mqttVersion ?? 4;
+    this.name = options.name ?? `sim-${toHex(sha256(String(Math.random()))).slice(0, 8)}`;
+  }
+
+  static async start(options: SiteOptions = {}): Promise<EmbeddedSite> {
+    const dir = await mkdtemp(join(tmpdir(), "antitheft-site-"));
+    let broker: RestartableBroker | undefined;
+    try {
+      if (!options.broker) broker = await startRestartableBroker();
+      const site = new EmbeddedSite(dir, broker, options.broker ?? broker!.url, options);
+      await site.#startRegistry();
+      return site;
+    } catch (e) {
+      await broker?.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** The registry running now. */
+  get registry(): Registry {
+    if (!this.#registry) throw new Error("the registry is not running");
+    return this.#registry;
+  }
+
+  /** Where the suite sends HTTP: the registry, or the customizer's front. */
+  registryUrl(): string {
+    return this.#front?.url ?? this.registry.httpUrl!;
+  }
+
+  /** The registry's own HTTP URL (behind any front). */
+  get directUrl(): string {
+    return this.registry.httpUrl!;
+  }
+
+  async #startRegistry(): Promise<void> {
+    const base: RegistryOptions = {
+      db: join(this.dir, "registry.sqlite"),
+      registryKey: this.registryKey,
+      oemRoots: [this.oem.publicKey],
+      authorities: [this.authority.publicKey],
+      mqtt: {
+        url: this.brokerUrl,
+        name: this.name,
+        protocolVersion: this.mqttVersion,
+        ...(this.options.shareGroup ? { shareGroup: this.options.shareGroup } : {}),
+      },
+      // The same port across restarts, so clients keep their URL.
+      http: { host: "127.0.0.1", port: this.#httpPort },
+      log: this.options.log ?? silentLogger,
+      acceptedMeasurements: [toHex(CONFORMANCE_MEASUREMENT)],
+    };
+    const c = this.options.customize;
+    const registry = new Registry(c?.options ? c.options(base) : base);
+    try {
+      await registry.start();
+    } catch (e) {
+      await registry.stop().catch(() => undefined);
+      throw e;
+    }
+    c?.patch?.(registry);
+    this.#registry = registry;
+    this.#httpPort = registry.httpAddress!.port;
+    if (c?.front && !this.#front) this.#front = await c.front(registry.httpUrl!, this);
+  }
+
+  /** Stops the registry (orderly: its database is closed) and starts it again on the same database. */
+  async restartRegistry(): Promise<void> {
+    const r = this.#registry;
+    this.#registry = undefined;
+    await r?.stop();
+    await this.#startRegistry();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await this.#front?.close().catch(() => undefined);
+    await this.#registry?.stop().catch(() => undefined);
+    await this.broker?.stop().catch(() => undefined);
+    await rm(this.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

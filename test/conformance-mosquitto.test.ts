@@ -1,0 +1,111 @@
+// The conformance suite on a real Mosquitto started by the test - the external-broker path:
+// (1) MQTT 5 with MQTT.js handsets and (2) MQTT 3.1.1 with the lean client, the reference
+// registry in this process on that broker, every scenario (the broker restart through the
+// broker's handle: without persistence it forgets sessions and retained messages);
+// (3) `antitheft conformance --broker URL` as a user runs it; (4) the suite against a registry it
+// knows only by URL (`antitheft registry` in a child process), as it tests a third party's.
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EmbeddedSite } from "../simulator/embedded.js";
+import { formatTable } from "../simulator/conformance/report.js";
+import { runConformance } from "../simulator/conformance/runner.js";
+import { SCENARIOS } from "../simulator/conformance/scenarios/index.js";
+import { siteTarget, type TransportKind } from "../simulator/conformance/suite.js";
+import { startMosquitto } from "./support/brokers.js";
+import { CLI, createWorld, RegistryProcess } from "./support/e2e.js";
+import { needTool } from "./support/system-tools.js";
+import { compileTa } from "./support/ta.js";
+
+const module = compileTa();
+
+/** Runs the CLI without blocking this process's event loop. */
+function cli(args: readonly string[], timeoutMs = 60_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => void (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => void (stderr += d.toString()));
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.on("exit", (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
+  });
+}
+
+async function fullSuite(t: TestContext, mqttVersion: 4 | 5, transport: TransportKind): Promise<void> {
+  if (!needTool(t, "mosquitto")) return;
+  const mosq = await startMosquitto();
+  const site = await EmbeddedSite.start({ broker: mosq.url, mqttVersion });
+  try {
+    const report = await runConformance({ target: siteTarget({ site, module, transport, restartBroker: () => mosq.restart() }), scenarios: SCENARIOS, fleetSize: 10 });
+    assert.deepEqual(
+      report.verdicts.filter((v) => v.outcome !== "pass").map((v) => `${v.scenario}: ${v.outcome} ${v.failure?.req ?? ""} ${v.failure?.message ?? ""}`),
+      [],
+      formatTable(report),
+    );
+    assert.equal(report.mqttVersion, mqttVersion);
+  } finally {
+    await site.stop();
+    await mosq.stop();
+  }
+}
+
+test("conformance on Mosquitto, MQTT 5, MQTT.js handsets: every scenario passes", (t) => fullSuite(t, 5, "mqtt.js"));
+
+test("conformance on Mosquitto, MQTT 3.1.1, lean-client handsets: every scenario passes", (t) => fullSuite(t, 4, "lite"));
+
+test("antitheft conformance --broker (Mosquitto, MQTT 5): passes, writes the reports, skips what it cannot do", async (t) => {
+  if (!needTool(t, "mosquitto")) return;
+  const mosq = await startMosquitto();
+  const dir = await mkdtemp(join(tmpdir(), "at-conformance-cli-"));
+  try {
+    const r = await cli(["conformance", "--broker", mosq.url, "--mqtt-version", "5", "--scenario", "theft-lock,hostile-payloads,broker-restart", "--report", dir]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /theft-lock\s+PASS/);
+    assert.match(r.stdout, /broker-restart\s+SKIP/); // an external broker the suite cannot restart
+    const json = JSON.parse(await readFile(join(dir, "conformance.json"), "utf8")) as { broker: string; mqttVersion: number; counts: Record<string, number> };
+    assert.equal(json.broker, mosq.url);
+    assert.equal(json.mqttVersion, 5);
+    assert.deepEqual(json.counts, { pass: 2, fail: 0, skip: 1, error: 0 });
+    assert.match(await readFile(join(dir, "junit.xml"), "utf8"), /<skipped message="the target lacks: restart-broker"\/>/);
+  } finally {
+    await mosq.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("antitheft conformance --registry: a registry known only by its URL, broker and keys", async (t) => {
+  if (!needTool(t, "mosquitto")) return;
+  const mosq = await startMosquitto();
+  const world = createWorld("at-conformance-3p-");
+  const registry = await RegistryProcess.start({ world, broker: mosq.url, protocolVersion: 5, name: "third-party" });
+  try {
+    const f = world.files;
+    const r = await cli([
+      "conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5",
+      "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--authority-key", f.authority.key,
+      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,tampered-measurement,registry-restart",
+    ]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
+    // No accepted measurement and no restart command given: those scenarios cannot run.
+    assert.match(r.stdout, /tampered-measurement\s+SKIP/);
+    assert.match(r.stdout, /registry-restart\s+SKIP/);
+    // A wrong registry key: the handsets trust another key, so no lock can succeed.
+    const wrong = createWorld("at-conformance-3p-wrong-");
+    try {
+      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock", "--timeout", "1500"]);
+      assert.equal(bad.status, 1, bad.stdout + bad.stderr);
+      assert.match(bad.stdout, /theft-lock\s+FAIL/);
+    } finally {
+      wrong.cleanup();
+    }
+  } finally {
+    await registry.stop();
+    await mosq.stop();
+    world.cleanup();
+  }
+});
