@@ -243,7 +243,9 @@ export class Agent {
     if (outcome.kind === "rejected") {
       ack();
       this.#log.log("warn", "command.rejected", { source, seq: peek.seq, action: peek.action, code: outcome.code });
-      this.#sendResult({ seq: peek.seq, status: "REJECTED", code: resultCode(peek.action, false), error: outcome.code });
+      // The token (nonce bound to these bytes) shows the TA's state and last_seq, so the registry can
+      // trust the refusal and, for a stale sequence number, issue the command again above it.
+      this.#sendResult({ seq: peek.seq, status: "REJECTED", code: resultCode(peek.action, false), error: outcome.code, token: this.#session.attest(nonce, this.#o.measurement) });
       return;
     }
     if (outcome.kind === "failed") {

@@ -166,6 +166,9 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
     const t = v.value;
     tokenState = { lockState: t.lockState, lastSeq: t.lastSeq, bootcount: t.token.bootcount ?? null, tampered: t.tampered, measurement: t.token.measurements[0]?.digest ?? null };
   }
+  // An unauthenticated REJECTED would end the job (no more re-sends): anyone able to publish on
+  // the device's result topic could cancel a lock that way. It counts only with the device's token.
+  if (r.status === "REJECTED" && !tokenState) return drop(ctx, did, r.seq, "REJECTED without a token");
   if (r.status === "SUCCEEDED") {
     if (!tokenState) return drop(ctx, did, r.seq, "SUCCEEDED without a token");
     if (r.code !== resultCode(cmd.action, true)) return drop(ctx, did, r.seq, `code ${r.code} does not match action ${cmd.action}`);
@@ -175,18 +178,37 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
     }
   }
   const t = tokenState;
-  await ctx.gc.run(() => {
+  const pubs = await ctx.gc.run((): Publication[] => {
     const at = ctx.clock.now();
     const now = store.commands.get(did, r.seq)!;
-    if (now.status === "SUCCEEDED") return;
+    if (now.status === "SUCCEEDED") return [];
     store.commands.setResult(did, r.seq, { status: r.status, code: r.code, error: r.error ?? null, token: r.token ?? null, at });
     const d = store.devices.get(did)!;
     if (t && !t.tampered && t.lastSeq >= d.lastSeq) {
       store.devices.attested(did, { at, bootcount: t.bootcount ?? d.bootcount, lockState: t.lockState as 0 | 1 | 2, lastSeq: t.lastSeq, tampered: d.tampered, measurement: t.measurement ?? d.measurement });
     }
     store.events.append({ at, type: "command-result", did, party: `device:${did}`, detail: { seq: r.seq, status: r.status, code: r.code, ...(r.error !== undefined ? { error: r.error } : {}) } });
+    return r.status === "REJECTED" && t ? reissueAboveStale(ctx, now, t) : [];
   });
   ctx.log.log(r.status === "SUCCEEDED" ? "info" : "warn", "command.result", { did, seq: r.seq, status: r.status, code: r.code, error: r.error });
+  ctx.publish(pubs);
+}
+
+/**
+ * A lock/unlock the TA refused only because its sequence number was not above the last one the
+ * TA accepted (a registry database restored from backup, or a second registry key holder): the
+ * signed token shows the TA's last_seq, so the same intent is issued again above it - the owner
+ * does not have to report twice. Only for the device's newest command, only when the token shows
+ * the state still differs from the one asked for, and only once per stale number (the new seq is
+ * above the attested one, so a second refusal cannot be for staleness). Inside the transaction.
+ */
+function reissueAboveStale(ctx: Context, cmd: CommandRow, t: { lockState: number; lastSeq: number; tampered: boolean }): Publication[] {
+  if (cmd.action === ACTION.MESSAGE || t.tampered || t.lastSeq < cmd.seq) return [];
+  if (ctx.store.commands.latest(cmd.did)?.seq !== cmd.seq) return [];
+  if ((cmd.action === ACTION.LOCK && t.lockState === 2) || (cmd.action === ACTION.UNLOCK && t.lockState === 0)) return [];
+  const { row, pubs } = issueCommand(ctx, cmd.did, cmd.action, { message: cmd.message ?? undefined, contact: cmd.contact ?? undefined }, "registry");
+  ctx.log.log("info", "command.reissued", { did: cmd.did, stale: cmd.seq, seq: row.seq, action: ACTION_NAMES[cmd.action] });
+  return pubs;
 }
 
 function drop(ctx: Context, did: string, seq: number, why: string): void {

@@ -139,7 +139,7 @@ test("results that do not prove the commanded state are dropped and logged", asy
   assert.equal(refusals(), 6);
 });
 
-test("sequence numbers start above the attested last_seq; a REJECTED result is recorded and ends the job", async (t) => {
+test("sequence numbers start above the attested last_seq; a stale REJECTED unlock is issued again above the TA's last_seq", async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
   const hs = h.handset();
@@ -161,12 +161,30 @@ test("sequence numbers start above the attested last_seq; a REJECTED result is r
   const rejected = h.registry.store.commands.get(d.did, 43)!;
   assert.equal(rejected.resultCode, 7, "LwM2M unlock failed");
   assert.equal(rejected.resultError, -32);
-  assert.equal(openCommand(h.registry.store, d.did), undefined, "a rejected job is over: no endless re-sends");
-  assert.equal(hs.ta.lockState, 2);
-  // The next attestation teaches the registry the TA's sequence; the next command goes above it.
-  await d.hello();
-  await waitFor(() => h.registry.store.devices.get(d.did)!.lastSeq === 50, "attested last_seq");
-  const again = await send({ type: "found", imei: hs.ta.id.imei });
-  assert.deepEqual(again.body.commands, [{ seq: 51, action: "unlock" }]);
-  await waitFor(() => hs.ta.lockState === 0, "unlock");
+  // The signed refusal showed last_seq 50: the registry issues the unlock again as 51, once.
+  await waitFor(() => h.registry.store.commands.get(d.did, 51)?.status === "SUCCEEDED", "the re-issued unlock");
+  assert.equal(hs.ta.lockState, 0, "the owner's found took effect without a second report");
+  assert.equal(h.registry.store.devices.get(d.did)!.lastSeq, 51);
+  for (const seq of [44, 45, 46, 47, 48, 49, 50]) assert.equal(h.registry.store.commands.get(d.did, seq), undefined, `no command ${seq}`);
+  assert.equal(openCommand(h.registry.store, d.did), undefined, "the job is over");
+});
+
+test("a REJECTED result without the device's token does not end the job (it could be anyone's)", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const hs = h.handset();
+  const d = h.device(hs, { tokenlessRejections: true });
+  await d.connect();
+  await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
+  const owner = newKey();
+  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  hs.ta.lastSeq = 50; // the TA will refuse the registry's seq 1
+  const r = await send({ type: "report-stolen", imei: hs.ta.id.imei });
+  const seq = r.body.commands[0].seq as number;
+  await waitFor(() => d.commands.some((c) => c.result !== 0), "the TA's refusal");
+  await waitFor(() => h.log.named("command.result-refused").some((f) => f.seq === seq && String(f.reason).includes("REJECTED without a token")), "the refused result to be logged");
+  const cmd = h.registry.store.commands.get(d.did, seq)!;
+  assert.notEqual(cmd.status, "REJECTED", "an unauthenticated refusal closed the job");
+  assert.equal(openCommand(h.registry.store, d.did)?.seq, seq, "the lock stays open and keeps being re-sent");
 });

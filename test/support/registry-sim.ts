@@ -167,6 +167,8 @@ export interface SimDeviceOptions {
   /** Answer challenges. Default true. */
   readonly attest?: boolean;
   readonly measurement?: Uint8Array;
+  /** Send REJECTED results without a token (a third-party agent, or a spoofer on the topic). */
+  readonly tokenlessRejections?: boolean;
 }
 
 export interface ReceivedCommand {
@@ -284,12 +286,13 @@ export class SimDevice {
     if (!this.client || seq === 0) return;
     if (kind === "desired" && rc !== 0) return; // a stale desired state is not a job
     await this.publish("receipt", encodeReceipt({ seq }));
+    const nonce = new Uint8Array(createHash("sha512").update(bytes).digest().subarray(0, 32));
+    const token = this.ta.attest(nonce, this.o.measurement);
     if (rc === 0) {
       this.#lastApplied = bytes;
-      const nonce = new Uint8Array(createHash("sha512").update(bytes).digest().subarray(0, 32));
-      await this.publish("result", encodeResult({ seq, status: "SUCCEEDED", code: resultCode(action, true), token: this.ta.attest(nonce, this.o.measurement) }));
+      await this.publish("result", encodeResult({ seq, status: "SUCCEEDED", code: resultCode(action, true), token }));
     } else {
-      await this.publish("result", encodeResult({ seq, status: "REJECTED", code: resultCode(action, false), error: rc }));
+      await this.publish("result", encodeResult({ seq, status: "REJECTED", code: resultCode(action, false), error: rc, ...(this.o.tokenlessRejections ? {} : { token }) }));
     }
   }
 }
