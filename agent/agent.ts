@@ -215,12 +215,28 @@ export class Agent {
     }
     const nonce = commandNonce(bytes);
     const digest = toHex(nonce);
-    this.#uplink.publish("receipt", encodeReceipt({ seq: peek.seq }));
     const before = this.#session.view();
+    const last = this.#state.accepted;
+    const duplicate = !before.tampered && peek.seq === before.seq && last?.seq === peek.seq && last.digest === digest;
+    if (duplicate && source === "desired") {
+      // The retained desired state is the command already applied (it usually arrives right
+      // after `.../command`): the state it asks for holds and the job was reported, so stay quiet.
+      // A re-send on `.../command` means the registry still waits for the result: re-reported below.
+      ack();
+      this.#log.log("debug", "desired.holds", { seq: peek.seq });
+      return;
+    }
+    if (source === "desired" && !before.tampered && peek.seq <= before.seq) {
+      // A retained desired state older than what the TA accepted last is history, not a job:
+      // the TA would refuse it as stale anyway, and nobody waits for its result.
+      ack();
+      this.#log.log("debug", "desired.stale", { seq: peek.seq, last: before.seq });
+      return;
+    }
+    this.#uplink.publish("receipt", encodeReceipt({ seq: peek.seq }));
 
     // A duplicate delivery of the command the TA accepted last: re-report, do not re-apply (§4.6).
-    const last = this.#state.accepted;
-    if (!before.tampered && peek.seq === before.seq && last?.seq === peek.seq && last.digest === digest) {
+    if (duplicate) {
       ack();
       this.#log.log("info", "command.duplicate", { source, seq: peek.seq });
       this.#sendResult({ seq: peek.seq, status: "SUCCEEDED", code: resultCode(peek.action, true), token: this.#session.attest(nonce, this.#o.measurement) });

@@ -12,13 +12,15 @@ import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError } from "./errors.js";
 import { checkCommandText } from "./commands.js";
 
-export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "clear"] as const;
+export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear"] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 export const MAX_REQUEST_BYTES = 16 * 1024;
 export const REQUEST_ID_BYTES = 16;
 export const MAX_REASON_CHARS = 256;
+/** `flag-batch`: IMEIs per request (500 x 16 bytes of CBOR keeps the body well under 16 KiB). */
+export const MAX_BATCH_IMEIS = 500;
 
-type Field = "key" | "proof" | "message" | "contact" | "reason";
+type Field = "key" | "proof" | "message" | "contact" | "reason" | "imeis";
 
 /** Fields each type requires and allows beyond v, type, imei, id, ts. */
 const SHAPE: Readonly<Record<RequestType, { required: readonly Field[]; optional: readonly Field[] }>> = {
@@ -28,12 +30,16 @@ const SHAPE: Readonly<Record<RequestType, { required: readonly Field[]; optional
   "report-lost": { required: [], optional: ["message", "contact", "reason"] },
   found: { required: [], optional: ["reason"] },
   flag: { required: [], optional: ["message", "contact", "reason"] },
+  "flag-batch": { required: ["imeis"], optional: ["message", "contact", "reason"] },
   clear: { required: [], optional: ["reason"] },
 };
 
 export interface RequestFields {
   readonly type: RequestType;
+  /** The IMEI (for `flag-batch`: the first of `imeis`, for logs). */
   readonly imei: string;
+  /** `flag-batch` only: 1..MAX_BATCH_IMEIS distinct IMEIs. */
+  readonly imeis?: readonly string[];
   readonly id: Uint8Array;
   /** Seconds since the epoch. */
   readonly ts: number;
@@ -77,7 +83,7 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   let p: CborValue;
   try {
     s = decodeSign1(bytes);
-    p = decodeStrict(s.payload, { maxDepth: 4, maxItems: 64 });
+    p = decodeStrict(s.payload, { maxDepth: 4, maxItems: 64 + MAX_BATCH_IMEIS });
   } catch (e) {
     return bad(`not a COSE_Sign1 request with a deterministic CBOR payload (${(e as Error).message})`);
   }
@@ -92,13 +98,18 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   const known = new Set<string>(["v", "type", "imei", "id", "ts", ...shape.required, ...shape.optional]);
   for (const k of p.keys()) if (!known.has(k as string)) bad(`"${String(k)}" is not a field of a ${type} request`);
   for (const k of shape.required) if (!p.has(k)) bad(`a ${type} request needs "${k}"`);
-  const imei = p.get("imei");
-  if (typeof imei !== "string" || !isValidImei(imei)) bad(`"imei" must be 15 digits with a valid check digit (TS 23.003 Annex B)`);
+  let imei = p.get("imei");
+  let imeis: string[] | undefined;
+  if (type === "flag-batch") {
+    if (p.has("imei")) bad(`a flag-batch request names its IMEIs in "imeis", not "imei"`);
+    imeis = parseImeiList(p.get("imeis"));
+    imei = imeis[0];
+  } else if (typeof imei !== "string" || !isValidImei(imei)) bad(`"imei" must be 15 digits with a valid check digit (TS 23.003 Annex B)`);
   const id = p.get("id");
   if (!(id instanceof Uint8Array) || id.length !== REQUEST_ID_BYTES) bad(`"id" must be a ${REQUEST_ID_BYTES}-byte byte string`);
   const ts = p.get("ts");
   if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) bad(`"ts" must be an unsigned integer (seconds)`);
-  const out: Record<string, unknown> = { type, imei, id, ts, kid, sign1: s };
+  const out: Record<string, unknown> = { type, imei, id, ts, kid, sign1: s, ...(imeis ? { imeis } : {}) };
   for (const f of ["key", "proof"] as const) {
     if (!p.has(f)) continue;
     const v = p.get(f);
@@ -117,9 +128,23 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   return out as unknown as ParsedRequest;
 }
 
+/** `flag-batch`'s "imeis": an array of 1..MAX_BATCH_IMEIS distinct, valid IMEIs. */
+function parseImeiList(v: CborValue | undefined): string[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_BATCH_IMEIS) bad(`"imeis" must be an array of 1..${MAX_BATCH_IMEIS} IMEIs`);
+  const seen = new Set<string>();
+  for (const x of v) {
+    if (typeof x !== "string" || !isValidImei(x)) bad(`every entry of "imeis" must be 15 digits with a valid check digit (TS 23.003 Annex B)`);
+    if (seen.has(x)) bad(`"imeis" names ${x} twice`);
+    seen.add(x);
+  }
+  return [...seen];
+}
+
 export interface RequestInput {
   readonly type: RequestType;
+  /** Ignored for `flag-batch` (use `imeis`). */
   readonly imei: string;
+  readonly imeis?: readonly string[];
   readonly key?: Uint8Array;
   readonly proof?: Uint8Array;
   readonly message?: string;
@@ -136,7 +161,7 @@ export function buildRequest(signer: Signer, r: RequestInput): Uint8Array {
   const m = new Map<string, unknown>([
     ["v", 1],
     ["type", r.type],
-    ["imei", r.imei],
+    ...(r.type === "flag-batch" ? [["imeis", [...(r.imeis ?? [])]] as [string, unknown]] : [["imei", r.imei] as [string, unknown]]),
     ["id", r.id ?? new Uint8Array(randomBytes(REQUEST_ID_BYTES))],
     ["ts", r.ts ?? Math.floor(Date.now() / 1000)],
   ]);

@@ -1,7 +1,7 @@
 // Owner and authority requests (PROTOCOL.md §6.2). Order of checks, each refusal a
 // RegistryError with a stable code, logged, and changing nothing:
 //  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE;
-//  2. signer: claim -> the key in the request (kid must match); flag -> a pinned authority;
+//  2. signer: claim -> the key in the request (kid must match); flag, flag-batch -> a pinned authority;
 //     clear -> a pinned authority or the current owner; others -> the device's current owner
 //     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
 //  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
@@ -30,7 +30,7 @@ export interface RequestResponse {
   readonly type: string;
   readonly imei: string;
   readonly status: string;
-  readonly commands: readonly { seq: number; action: string }[];
+  readonly commands: readonly { seq: number; action: string; imei?: string }[];
   readonly [k: string]: unknown;
 }
 
@@ -88,7 +88,8 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
       party = { role: "owner", kid: r.kid };
       break;
     }
-    case "flag": {
+    case "flag":
+    case "flag-batch": {
       const a = ctx.authorities.find(r.kid);
       if (!a) throw new RegistryError("E_NOT_AUTHORITY");
       key = a.key;
@@ -153,12 +154,12 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
   const party = auth.party;
   const who = partyName(party);
   const pubs: Publication[] = [];
-  const commands: { seq: number; action: string }[] = [];
+  const commands: { seq: number; action: string; imei?: string }[] = [];
   const extra: Record<string, unknown> = {};
-  const lock = (did: string, action: 1 | 2): void => {
+  const lock = (did: string, action: 1 | 2, imei?: string): void => {
     const { row, pubs: p } = issueCommand(ctx, did, action, { message: r.message, contact: r.contact }, who);
     pubs.push(...p);
-    commands.push({ seq: row.seq, action: ACTION_NAMES[row.action] });
+    commands.push({ seq: row.seq, action: ACTION_NAMES[row.action], ...(imei ? { imei } : {}) });
   };
   switch (r.type) {
     case "claim": {
@@ -222,6 +223,29 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
         raiseFlag(ctx, did, r.imei, "authority", party, r.reason ?? "");
         lock(did, ACTION.LOCK);
       }
+      break;
+    }
+    case "flag-batch": {
+      // A mass block (a stolen shipment, a court order): every IMEI the registry knows is flagged
+      // and locked in this one transaction; unknown IMEIs are listed, not an error, so one typo
+      // does not hold back the rest. The whole batch is one request id, one signature check.
+      const unknown: string[] = [];
+      const flagged: { imei: string; status: string }[] = [];
+      for (const imei of r.imeis!) {
+        const dids = store.imeis.didsFor(imei);
+        if (dids.length === 0) {
+          unknown.push(imei);
+          continue;
+        }
+        for (const did of dids) {
+          raiseFlag(ctx, did, imei, "authority", party, r.reason ?? "");
+          lock(did, ACTION.LOCK, imei);
+        }
+        flagged.push({ imei, status: equipmentStatus(store, imei) ?? "UNKNOWN" });
+      }
+      if (flagged.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE", "none of the IMEIs is enrolled here");
+      extra.flagged = flagged;
+      extra.unknown = unknown;
       break;
     }
     case "clear": {

@@ -4,14 +4,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { statSync, readFileSync } from "node:fs";
+import { statSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toHex } from "../attestation/index.js";
 import { coseKeyFromPublic } from "../attestation/cose/key.js";
 import { claimNonce } from "../registry/device-proof.js";
 import { loadPublicKey } from "../registry/keys.js";
-import { startHarness, waitFor } from "./support/registry-sim.js";
+import { freshImei, startHarness, waitFor } from "./support/registry-sim.js";
 
 const cli = fileURLToPath(new URL("../cli/antitheft.js", import.meta.url));
 
@@ -108,6 +108,22 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   assert.equal(found.code, 0, found.stderr);
   assert.match(found.stdout, /equipment status: WHITELISTED\n  command issued: +unlock/);
   await waitFor(() => hs.ta.lockState === 0, "the handset unlocks");
+
+  // A mass block from a file: the known IMEI is flagged and locked, the unknown one is listed.
+  const stranded = freshImei();
+  const list = join(dir.path, "imeis.txt");
+  writeFileSync(list, `# shipment 7\n${imei}\n\n${stranded}  # not ours\n`);
+  const batch = await run("authority", "flag", ...reg, "--key", authKey, "--imeis", list, "--message", "Blocked");
+  assert.equal(batch.code, 0, batch.stderr);
+  assert.match(batch.stdout, /^flag-batch accepted: 1 of 2 IMEIs flagged/);
+  assert.match(batch.stdout, new RegExp(`not enrolled at this registry \\(1\\): ${stranded}`));
+  await waitFor(() => hs.ta.lockState === 2, "the handset locks");
+  writeFileSync(list, `${imei}\n4901542032375\n`);
+  const badList = await run("authority", "flag", ...reg, "--key", authKey, "--imeis", list);
+  assert.equal(badList.code, 2, badList.stderr);
+  assert.match(badList.stderr, /^error E_USAGE: --imeis .*entry 2/);
+  assert.equal((await run("authority", "clear", ...reg, "--key", authKey, "--imei", imei)).code, 0);
+  assert.equal((await run("owner", "found", ...reg, "--key", ownerKey, "--imei", imei)).code, 0);
 
   // Someone else's key, a malformed IMEI, an unknown IMEI, an unreachable registry, no key file.
   const stranger = join(dir.path, "stranger.key");

@@ -9,7 +9,7 @@ import { claimNonce } from "../registry/device-proof.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";
 import type { Store } from "../registry/store.js";
 import { openCommand } from "../registry/commands.js";
-import { startHarness, getJson, postCose, waitFor, type Harness, type SimDevice, type RefTa } from "./support/registry-sim.js";
+import { startHarness, freshImei, getJson, postCose, waitFor, type Harness, type SimDevice, type RefTa } from "./support/registry-sim.js";
 
 const newKey = (): SigningKey => signingKey(generateEd25519().privateKey);
 
@@ -187,6 +187,37 @@ test("an authority flag blacklists and locks; the owner can neither clear it nor
   await refused(h, h.authority, { type: "clear", imei }, "E_NOT_FLAGGED", 409);
   assert.equal((await send(h, owner, { type: "found", imei })).status, 200);
   await waitFor(() => ta.lockState === 0, "unlock");
+});
+
+test("a flag-batch blacklists and locks every known IMEI in one request, lists the unknown, and is refused whole when malformed or unsigned", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const a = await owned(h);
+  const b = await owned(h);
+  const unknownImei = freshImei(); // a valid IMEI never enrolled here
+  const r = await send(h, h.authority, { type: "flag-batch", imei: "", imeis: [a.imei, unknownImei, b.imei], reason: "shipment 7", message: "Blocked" });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.flagged, [{ imei: a.imei, status: "BLACKLISTED" }, { imei: b.imei, status: "BLACKLISTED" }]);
+  assert.deepEqual(r.body.unknown, [unknownImei]);
+  assert.deepEqual(r.body.commands.map((c: { imei: string; action: string }) => [c.imei, c.action]), [[a.imei, "lock"], [b.imei, "lock"]]);
+  await settled(h, a.d.did);
+  await settled(h, b.d.did);
+  assert.equal(a.ta.lockState, 2);
+  assert.equal(b.ta.lockState, 2);
+  assert.equal(h.registry.store.flags.active(a.d.did)[0]!.reason, "shipment 7");
+  assert.equal((await getJson(`${h.url}/n5g-eir-eic/v1/equipment-status?pei=imei-${unknownImei}`)).status, 404, "an unknown IMEI is not created by a batch");
+  // The batch is the authority's: the owner cannot clear it; the authority clears one by one.
+  await refused(h, a.owner, { type: "found", imei: a.imei }, "E_FLAGGED_BY_OTHER", 409);
+  // Refused whole: a non-authority, duplicates, a bad check digit, none, too many, nothing known.
+  const bad = a.imei.slice(0, 14) + String((Number(a.imei[14]) + 1) % 10);
+  await refused(h, a.owner, { type: "flag-batch", imei: "", imeis: [a.imei] }, "E_NOT_AUTHORITY", 403);
+  await refused(h, h.authority, { type: "flag-batch", imei: "", imeis: [a.imei, a.imei] }, "E_BAD_REQUEST", 400);
+  await refused(h, h.authority, { type: "flag-batch", imei: "", imeis: [b.imei, bad] }, "E_BAD_REQUEST", 400);
+  await refused(h, h.authority, { type: "flag-batch", imei: "", imeis: [] }, "E_BAD_REQUEST", 400);
+  const many = Array.from({ length: 501 }, () => freshImei());
+  await refused(h, h.authority, { type: "flag-batch", imei: "", imeis: many }, "E_BAD_REQUEST", 400);
+  await refused(h, h.authority, { type: "flag-batch", imei: "", imeis: [unknownImei] }, "E_UNKNOWN_DEVICE", 404);
+  await refused(h, h.authority, { type: "flag", imei: unknownImei }, "E_UNKNOWN_DEVICE", 404);
 });
 
 test("an authority clears the registry's clone suspicion; an owner's report and clear stay the owner's", async (t) => {

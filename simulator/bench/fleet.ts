@@ -12,17 +12,21 @@
 //                          TAs' linear memory: one 64 KiB page each, ~48 KiB of it touched)
 //   fleet_broker_rss_mb    the broker process's resident memory
 //   fleet_enrol_s          power-on of every handset until the registry enrolled the last one
-//   mass_lock_devices      handsets an authority flags at once (HTTP, 64 requests in flight)
-//   mass_lock_s            first flag sent -> the registry has every verified SUCCEEDED result
-//   mass_lock_enforced_s   first flag sent -> every handset's platform is locked
-//   mass_lock_p50_ms/p99   per handset: its flag sent -> its platform locked
+//   mass_lock_devices      handsets an authority flags at once, in signed flag-batch requests of
+//                          up to 500 IMEIs (mass_lock_requests of them, sent together)
+//   mass_lock_s            first request sent -> the registry has every verified SUCCEEDED result
+//   mass_lock_enforced_s   first request sent -> every handset's platform is locked
+//   mass_lock_p50_ms/p99   per handset: its request sent -> its platform locked
+//   mass_lock_single_requests_s (p50/p99)  the same for another mass_lock_devices handsets flagged
+//                          with one signed flag request each, 64 in flight (the baseline)
+//   mass_lock_batch_vs_single  mass_lock_single_requests_s / mass_lock_s
 // Env: ANTITHEFT_BENCH_FLEET_DEVICES (default 10000), ANTITHEFT_BENCH_MASS_LOCK_DEVICES (1000),
 // ANTITHEFT_BENCH_FLEET_WORKERS (2). Prints figures only; asserts nothing.
 import { performance } from "node:perf_hooks";
 import { TrustedApp } from "../../agent/trusted-app.js";
 import type { Logger } from "../../agent/log.js";
 import { RegistryClient } from "../../registry/client.js";
-import { buildRequest } from "../../registry/request-codec.js";
+import { buildRequest, MAX_BATCH_IMEIS } from "../../registry/request-codec.js";
 import { ImeiSource } from "../conformance/session.js";
 import { pool } from "../pool.js";
 import { startBrokerProcess } from "../broker-process.js";
@@ -90,23 +94,50 @@ export async function benchFleet(_opts: MeasureOptions): Promise<Figures> {
     const rss1 = process.memoryUsage().rss;
     log(`${enrolled} enrolled in ${round(enrolS, 1)} s; ${counts.connected} connected; rss ${Math.round(rss1 / 2 ** 20)} MiB; broker rss ${Math.round(broker.rssKiB() / 1024)} MiB`);
 
-    // Mass lock: an authority flags m handsets spread over the fleet, 64 requests in flight.
-    const picked = Array.from({ length: m }, (_, i) => fleet!.members[Math.floor((i * n) / m)]!);
+    // Mass lock, twice, on two disjoint sets of m handsets spread over the fleet:
+    //  (1) the way an authority blocks a shipment: signed flag-batch requests of up to 500 IMEIs
+    //      (PROTOCOL.md §6.2), all sent at once -> mass_lock_*;
+    //  (2) one signed flag request per IMEI, 64 in flight -> mass_lock_single_*.
     const http = new RegistryClient(site.registryUrl());
-    const sent = new Map<string, number>();
-    const t0 = now();
-    await pool(picked, 64, async (h) => {
-      sent.set(h.did, now());
-      const a = await http.send(buildRequest(site.authority.signer, { type: "flag", imei: h.imei, reason: "bench", message: "Blocked", contact: "+1 555 0100" }));
-      if (a.status !== 200) throw new Error(`flag of ${h.imei} refused: ${JSON.stringify(a.body)}`);
-    });
-    const flaggedS = (now() - t0) / 1000;
-    await until(() => picked.every((h) => results.has(h.did)), () => `${m} results (${picked.filter((h) => results.has(h.did)).length} so far)`, 120_000);
-    const lastResult = Math.max(...picked.map((h) => results.get(h.did)!));
-    await until(() => picked.every((h) => fleet!.lockedAt(h.did) !== undefined), () => "every flagged handset to lock", 30_000);
-    const lockedAts = picked.map((h) => fleet!.lockedAt(h.did)!);
-    const latencies = picked.map((h, i) => lockedAts[i]! - sent.get(h.did)!).sort((a, b) => a - b);
-    log(`${m} flagged in ${round(flaggedS)} s; every result in after ${round((lastResult - t0) / 1000)} s`);
+    const text = { reason: "bench", message: "Blocked", contact: "+1 555 0100" };
+    const massLock = async (picked: WorkerFleet["members"], send: () => Promise<void>, sent: Map<string, number>) => {
+      const t0 = now();
+      await send();
+      const flaggedS = (now() - t0) / 1000;
+      await until(() => picked.every((h) => results.has(h.did)), () => `${picked.length} results (${picked.filter((h) => results.has(h.did)).length} so far)`, 120_000);
+      const lastResult = Math.max(...picked.map((h) => results.get(h.did)!));
+      await until(() => picked.every((h) => fleet!.lockedAt(h.did) !== undefined), () => "every flagged handset to lock", 30_000);
+      const lockedAts = picked.map((h) => fleet!.lockedAt(h.did)!);
+      const latencies = picked.map((h, i) => lockedAts[i]! - (sent.get(h.did) ?? t0)).sort((a, b) => a - b);
+      return { flaggedS, s: (lastResult - t0) / 1000, enforcedS: (Math.max(...lockedAts) - t0) / 1000, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+    };
+    const spread = (offset: number) => Array.from({ length: m }, (_, i) => fleet!.members[(Math.floor((i * n) / m) + offset) % n]!);
+    const batchSet = spread(0);
+    const batchSent = new Map<string, number>();
+    const batch = await massLock(batchSet, async () => {
+      const parts: (typeof batchSet)[] = [];
+      for (let i = 0; i < batchSet.length; i += MAX_BATCH_IMEIS) parts.push(batchSet.slice(i, i + MAX_BATCH_IMEIS));
+      await Promise.all(parts.map(async (part) => {
+        const at = now();
+        for (const h of part) batchSent.set(h.did, at);
+        const a = await http.send(buildRequest(site.authority.signer, { type: "flag-batch", imei: "", imeis: part.map((h) => h.imei), ...text }));
+        const flagged = (a.body as { flagged?: unknown[] }).flagged?.length;
+        if (a.status !== 200 || flagged !== part.length) throw new Error(`flag-batch refused or partial: ${JSON.stringify(a.body).slice(0, 300)}`);
+      }));
+    }, batchSent);
+    log(`${m} flagged in ${Math.ceil(m / MAX_BATCH_IMEIS)} flag-batch requests in ${round(batch.flaggedS)} s; every result in after ${round(batch.s)} s`);
+    // The second set must not overlap the first (m <= n / 2; else it is skipped).
+    let single: Awaited<ReturnType<typeof massLock>> | undefined;
+    if (2 * m <= n) {
+      const singleSet = spread(Math.max(1, Math.floor(n / m / 2)));
+      const singleSent = new Map<string, number>();
+      single = await massLock(singleSet, () => pool(singleSet, 64, async (h) => {
+        singleSent.set(h.did, now());
+        const a = await http.send(buildRequest(site.authority.signer, { type: "flag", imei: h.imei, ...text }));
+        if (a.status !== 200) throw new Error(`flag of ${h.imei} refused: ${JSON.stringify(a.body)}`);
+      }), singleSent);
+      log(`${m} flagged one request each in ${round(single.flaggedS)} s; every result in after ${round(single.s)} s`);
+    }
     return {
       fleet_devices: Math.min(enrolled, counts.connected),
       fleet_workers: workers,
@@ -117,10 +148,17 @@ export async function benchFleet(_opts: MeasureOptions): Promise<Figures> {
       fleet_js_heap_kib_per_device: Math.round(counts.heapUsed / 1024 / n),
       fleet_broker_rss_mb: Math.round(broker.rssKiB() / 1024),
       mass_lock_devices: m,
-      mass_lock_s: round((lastResult - t0) / 1000),
-      mass_lock_enforced_s: round((Math.max(...lockedAts) - t0) / 1000),
-      mass_lock_p50_ms: Math.round(percentile(latencies, 50)),
-      mass_lock_p99_ms: Math.round(percentile(latencies, 99)),
+      mass_lock_requests: Math.ceil(m / MAX_BATCH_IMEIS),
+      mass_lock_s: round(batch.s),
+      mass_lock_enforced_s: round(batch.enforcedS),
+      mass_lock_p50_ms: Math.round(batch.p50),
+      mass_lock_p99_ms: Math.round(batch.p99),
+      ...(single ? {
+        mass_lock_single_requests_s: round(single.s),
+        mass_lock_single_requests_p50_ms: Math.round(single.p50),
+        mass_lock_single_requests_p99_ms: Math.round(single.p99),
+        mass_lock_batch_vs_single: round(single.s / batch.s),
+      } : {}),
     };
   } finally {
     await fleet?.close().catch(() => undefined);
