@@ -2,14 +2,15 @@
 // without --registry, the tests): an MQTT broker - the embedded aedes (MQTT 3.1.1) on a free
 // loopback port, restartable, or an external broker given by URL - and the reference registry
 // in this process (SQLite in a temp folder, HTTP on loopback), with fresh OEM, registry and
-// authority keys. A RegistryCustomizer lets simulator/conformance/faulty/ build broken
+// authority keys - and, with `ledger`, its tamper-evident ledger federated with two member
+// registries the conformance suite plays (fresh peer keys and federation key, docs/LEDGER.md).
+// A RegistryCustomizer lets simulator/conformance/faulty/ build broken
 // registries (negative controls) from the real one without changing it.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Aedes } from "aedes";
+import { startEmbeddedBroker, type EmbeddedBroker } from "./embedded-broker.js";
 import { generateEd25519, privateKeyToPem, toHex } from "../attestation/index.js";
 import { silentLogger, type Logger } from "../agent/log.js";
 import { Registry, type RegistryOptions } from "../registry/registry.js";
@@ -20,76 +21,6 @@ export const CONFORMANCE_MEASUREMENT = sha256("antitheft conformance agent v1");
 
 function sha256(text: string): Uint8Array {
   return new Uint8Array(createHash("sha256").update(text).digest());
-}
-
-// ---- a restartable embedded broker ---------------------------------------------------------
-
-export interface RestartableBroker {
-  readonly url: string;
-  readonly port: number;
-  /** MQTT clients connected now. */
-  readonly clients: number;
-  /**
-   * Drops every connection and listens again on the same port. Sessions and retained messages
-   * survive (the same aedes instance), as they do across a restart of a persistent broker.
-   */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** aedes (MQTT 3.1.1) on 127.0.0.1, restartable. (simulator/embedded-broker.ts is the plain one.) */
-export async function startRestartableBroker(port = 0): Promise<RestartableBroker> {
-  const aedes = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let bound = port;
-  const listen = async (): Promise<void> => {
-    const s = createServer((socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      aedes.handle(socket);
-    });
-    await new Promise<void>((resolve, reject) => {
-      s.once("error", reject);
-      s.listen({ port: bound, host: "127.0.0.1", backlog: 4096 }, () => {
-        s.off("error", reject);
-        resolve();
-      });
-    });
-    bound = (s.address() as AddressInfo).port;
-    server = s;
-  };
-  const close = async (): Promise<void> => {
-    const s = server;
-    server = undefined;
-    if (!s) return;
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((r) => s.close(() => r()));
-  };
-  await listen();
-  let stopped = false;
-  return {
-    get url() {
-      return `mqtt://127.0.0.1:${bound}`;
-    },
-    get port() {
-      return bound;
-    },
-    get clients() {
-      return aedes.connectedClients;
-    },
-    async restart() {
-      if (stopped) throw new Error("the broker is stopped");
-      await close();
-      await listen();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await close();
-      await new Promise<void>((r) => aedes.close(() => r()));
-    },
-  };
 }
 
 // ---- the site -------------------------------------------------------------------------------
@@ -115,6 +46,11 @@ export interface SiteOptions {
   readonly name?: string;
   readonly log?: Logger;
   readonly customize?: RegistryCustomizer;
+  /**
+   * Keep the ledger, pinning the suite's two simulated peer registries (`ledgerPeers`) and
+   * sharing `federationKey` with them (the conformance suite's REQ-LG scenarios). Default off.
+   */
+  readonly ledger?: boolean;
 }
 
 export class EmbeddedSite {
@@ -126,14 +62,19 @@ export class EmbeddedSite {
   readonly acceptedMeasurement = CONFORMANCE_MEASUREMENT;
   readonly mqttVersion: 4 | 5;
   readonly name: string;
+  /** The member registries the suite plays, pinned as ledger peers (with `ledger`). */
+  readonly ledgerPeers: readonly [SigningKey, SigningKey];
+  /** The federation's pseudonymisation key the registry and the suite's peers share. */
+  readonly federationKey: Uint8Array;
   #registry: Registry | undefined;
+  #dbPath = "";
   #front: { url: string; close(): Promise<void> } | undefined;
   #httpPort = 0;
   #stopped = false;
 
   private constructor(
     readonly dir: string,
-    readonly broker: RestartableBroker | undefined,
+    readonly broker: EmbeddedBroker | undefined,
     readonly brokerUrl: string,
     readonly options: SiteOptions,
   ) {
@@ -144,13 +85,15 @@ export class EmbeddedSite {
     this.authority = signingKey(generateEd25519().privateKey);
     this.mqttVersion = options.mqttVersion ?? 4;
     this.name = options.name ?? `sim-${toHex(sha256(String(Math.random()))).slice(0, 8)}`;
+    this.ledgerPeers = [signingKey(generateEd25519().privateKey), signingKey(generateEd25519().privateKey)];
+    this.federationKey = new Uint8Array(randomBytes(32));
   }
 
   static async start(options: SiteOptions = {}): Promise<EmbeddedSite> {
     const dir = await mkdtemp(join(tmpdir(), "antitheft-site-"));
-    let broker: RestartableBroker | undefined;
+    let broker: EmbeddedBroker | undefined;
     try {
-      if (!options.broker) broker = await startRestartableBroker();
+      if (!options.broker) broker = await startEmbeddedBroker();
       const site = new EmbeddedSite(dir, broker, options.broker ?? broker!.url, options);
       await site.#startRegistry();
       return site;
@@ -170,6 +113,11 @@ export class EmbeddedSite {
   /** Where the suite sends HTTP: the registry, or the customizer's front. */
   registryUrl(): string {
     return this.#front?.url ?? this.registry.httpUrl!;
+  }
+
+  /** The registry's SQLite file (":memory:" for a variant that keeps no file). */
+  get dbPath(): string {
+    return this.#dbPath;
   }
 
   /** The registry's own HTTP URL (behind any front). */
@@ -193,9 +141,20 @@ export class EmbeddedSite {
       http: { host: "127.0.0.1", port: this.#httpPort },
       log: this.options.log ?? silentLogger,
       acceptedMeasurements: [toHex(CONFORMANCE_MEASUREMENT)],
+      ...(this.options.ledger
+        ? {
+            ledger: {
+              federationKey: this.federationKey,
+              name: this.name,
+              peers: this.ledgerPeers.map((k, i) => ({ publicKey: k.publicKey, name: `conformance-peer-${i + 1}` })),
+            },
+          }
+        : {}),
     };
     const c = this.options.customize;
-    const registry = new Registry(c?.options ? c.options(base) : base);
+    const options = c?.options ? c.options(base) : base;
+    this.#dbPath = typeof options.db === "string" ? options.db : ":memory:";
+    const registry = new Registry(options);
     try {
       await registry.start();
     } catch (e) {

@@ -38,7 +38,9 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
   const write = o.write ?? ((t: string) => void process.stdout.write(t));
   const progress = o.progress ?? new Progress();
   const scenarios = selectScenarios(o.scenarios ?? "mass-block");
-  const site = await EmbeddedSite.start({ ...(o.broker ? { broker: o.broker } : {}), mqttVersion: o.mqttVersion ?? 4 });
+  // The ledger costs a signature per flag: kept only when a selected scenario tests it.
+  const ledger = scenarios.some((s) => s.needs?.some((c) => c.startsWith("ledger")));
+  const site = await EmbeddedSite.start({ ...(o.broker ? { broker: o.broker } : {}), mqttVersion: o.mqttVersion ?? 4, ledger });
   try {
     const workers = o.workers ?? 0;
     const base = siteTarget({ site, module: o.module, transport: o.transport ?? "lite" });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REQUIREMENTS } from "../simulator/conformance/catalogue.js";
+import { REQ_LG } from "../registry/ledger/conformance.js";
 import { SCENARIOS, selectScenarios } from "../simulator/conformance/scenarios/index.js";
 import { ROOT } from "./support/ta.js";
 import { spawnSync } from "node:child_process";
@@ -23,7 +24,7 @@ test("catalogue: ids are well formed, unique and numbered 01, 02, ... per area",
     seen.set(m[1]!, next);
     assert.ok(r.text.length > 20 && r.sources.length > 0, `${r.id} needs a text and a source`);
   }
-  for (const area of ["ID", "AT", "LK", "RG", "NW", "SEC"]) assert.ok(seen.has(area), `no REQ-${area} requirement`);
+  for (const area of ["ID", "AT", "LK", "RG", "NW", "SEC", "LG"]) assert.ok(seen.has(area), `no REQ-${area} requirement`);
 });
 
 test("catalogue: docs/CONFORMANCE.md lists every requirement with the same text and scenarios", () => {
@@ -36,9 +37,10 @@ test("catalogue: docs/CONFORMANCE.md lists every requirement with the same text 
     const scenarios = SCENARIOS.filter((s) => s.reqs.includes(r.id)).map((s) => `\`${s.name}\``).join(", ");
     assert.equal(cells[4]!.replace(/ \|$/, ""), scenarios, `${r.id}: the document's scenarios differ`);
   }
-  const mentioned = new Set(doc.match(/REQ-(ID|AT|LK|RG|NW|SEC)-\d{2}/g) ?? []);
+  const mentioned = new Set(doc.match(/REQ-(ID|AT|LK|RG|NW|SEC|LG)-\d{2}/g) ?? []);
   for (const id of mentioned) assert.ok(REQUIREMENTS.some((r) => r.id === id), `docs/CONFORMANCE.md mentions unknown ${id}`);
   assert.match(doc, /### Ledger \(REQ-LG-xx\)/);
+  assert.doesNotMatch(doc, /Reserved for the shared tamper-evident ledger/);
 });
 
 test("catalogue: every scenario checks known requirements and is documented with them", () => {
@@ -54,9 +56,20 @@ test("catalogue: every scenario checks known requirements and is documented with
   }
 });
 
-test("catalogue: every requirement outside the ledger is tested by at least one scenario", () => {
-  const untested = REQUIREMENTS.filter((r) => !r.id.startsWith("REQ-LG-") && !SCENARIOS.some((s) => s.reqs.includes(r.id)));
+test("catalogue: every requirement, the ledger's included, is tested by at least one scenario", () => {
+  const untested = REQUIREMENTS.filter((r) => !SCENARIOS.some((s) => s.reqs.includes(r.id)));
   assert.deepEqual(untested.map((r) => r.id), []);
+});
+
+test("catalogue: the ledger's requirements are registry/ledger/conformance.ts's REQ_LG, word for word", () => {
+  const lg = REQUIREMENTS.filter((r) => r.id.startsWith("REQ-LG-"));
+  assert.deepEqual(lg.map((r) => r.id), Object.keys(REQ_LG));
+  for (const r of lg) {
+    const q = REQ_LG[r.id as keyof typeof REQ_LG];
+    assert.equal(r.text, q.text);
+    assert.equal(r.sources.join("; "), q.source);
+    assert.equal(r.side, "registry");
+  }
 });
 
 test("catalogue: scenario selection by name, list and 'all'", () => {
@@ -69,7 +82,8 @@ test("antitheft conformance --list prints every scenario with its requirements; 
   const r = spawnSync(process.execPath, [CLI, "conformance", "--list"], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   for (const s of SCENARIOS) assert.ok(r.stdout.includes(s.name) && r.stdout.includes(s.reqs.join(" ")), `${s.name} missing from --list`);
-  for (const args of [["--scenario", "nope"], ["--mqtt-version", "6"], ["--registry", "http://127.0.0.1:9"], ["--devices", "0"], ["--bogus"]]) {
+  for (const args of [["--scenario", "nope"], ["--mqtt-version", "6"], ["--registry", "http://127.0.0.1:9"], ["--devices", "0"], ["--bogus"], ["--federation-key", "00"], ["--ledger-peer-key", "peer.key"],
+    ["--registry", "http://127.0.0.1:9", "--broker", "mqtt://127.0.0.1:9", "--ledger-peer-key", "peer.key", "--federation-key", "00".repeat(32)]]) {
     const u = spawnSync(process.execPath, [CLI, "conformance", ...args], { encoding: "utf8" });
     assert.equal(u.status, 2, `${args.join(" ")}: ${u.stderr}`);
     assert.match(u.stderr, /^error E_USAGE: /);

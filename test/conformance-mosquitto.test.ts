@@ -3,10 +3,14 @@
 // registry in this process on that broker, every scenario (the broker restart through the
 // broker's handle: without persistence it forgets sessions and retained messages);
 // (3) `antitheft conformance --broker URL` as a user runs it; (4) the suite against a registry it
-// knows only by URL (`antitheft registry` in a child process), as it tests a third party's.
+// knows only by URL (`antitheft registry` in a child process), as it tests a third party's -
+// its ledger too, federated with the suite's two member registries (--ledger-peer-key,
+// --federation-key) - and skips the ledger scenarios with a reason when not given those keys.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +23,7 @@ import { startMosquitto } from "./support/brokers.js";
 import { CLI, createWorld, RegistryProcess } from "./support/e2e.js";
 import { needTool } from "./support/system-tools.js";
 import { compileTa } from "./support/ta.js";
+import { writeKeyPair } from "../registry/keys.js";
 
 const module = compileTa();
 
@@ -38,7 +43,7 @@ function cli(args: readonly string[], timeoutMs = 60_000): Promise<{ status: num
 async function fullSuite(t: TestContext, mqttVersion: 4 | 5, transport: TransportKind): Promise<void> {
   if (!needTool(t, "mosquitto")) return;
   const mosq = await startMosquitto();
-  const site = await EmbeddedSite.start({ broker: mosq.url, mqttVersion });
+  const site = await EmbeddedSite.start({ broker: mosq.url, mqttVersion, ledger: true });
   try {
     const report = await runConformance({ target: siteTarget({ site, module, transport, restartBroker: () => mosq.restart() }), scenarios: SCENARIOS, fleetSize: 10 });
     assert.deepEqual(
@@ -81,25 +86,38 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
   if (!needTool(t, "mosquitto")) return;
   const mosq = await startMosquitto();
   const world = createWorld("at-conformance-3p-");
-  const registry = await RegistryProcess.start({ world, broker: mosq.url, protocolVersion: 5, name: "third-party" });
+  // The federation: two member registries the suite plays, pinned by the registry, and a shared key.
+  const peers = [1, 2].map((i) => writeKeyPair(join(world.dir, `peer-${i}.key`)));
+  const federationKey = join(world.dir, "federation.key");
+  writeFileSync(federationKey, randomBytes(32).toString("hex") + "\n");
+  const registry = await RegistryProcess.start({
+    world, broker: mosq.url, protocolVersion: 5, name: "third-party",
+    args: ["--federation-key", federationKey, ...peers.flatMap((p, i) => ["--peer-pub", `suite-${i + 1}=${p.pubPath}`])],
+  });
   try {
     const f = world.files;
     const r = await cli([
       "conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5",
       "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--authority-key", f.authority.key,
-      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,tampered-measurement,registry-restart",
+      ...peers.flatMap((p) => ["--ledger-peer-key", p.keyPath]), "--federation-key", federationKey,
+      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,tampered-measurement,registry-restart,ledger-federation,ledger-hostile,ledger-fork,ledger-restart,ledger-audit",
     ]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
-    // No accepted measurement and no restart command given: those scenarios cannot run.
+    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests", "ledger-federation", "ledger-hostile", "ledger-fork"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
+    // No accepted measurement and no restart command given: those scenarios cannot run; nor can
+    // the storage attack on a registry whose database the suite cannot reach.
     assert.match(r.stdout, /tampered-measurement\s+SKIP/);
     assert.match(r.stdout, /registry-restart\s+SKIP/);
+    assert.match(r.stdout, /ledger-restart\s+SKIP\s+\d+\s+REQ-LG-06\n\s+the target lacks: restart-registry/);
+    assert.match(r.stdout, /ledger-audit\s+SKIP\s+\d+\s+REQ-LG-07\n\s+the target lacks: ledger-storage/);
     // A wrong registry key: the handsets trust another key, so no lock can succeed.
     const wrong = createWorld("at-conformance-3p-wrong-");
     try {
-      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock", "--timeout", "1500"]);
+      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation", "--timeout", "1500"]);
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
       assert.match(bad.stdout, /theft-lock\s+FAIL/);
+      // No member keys given: the ledger scenarios are skipped, saying why.
+      assert.match(bad.stdout, /ledger-federation\s+SKIP\s+\d+\s+REQ-LG-01 REQ-LG-02 REQ-LG-03 REQ-LG-04\n\s+the target lacks: ledger/);
     } finally {
       wrong.cleanup();
     }

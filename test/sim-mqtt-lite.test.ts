@@ -12,7 +12,7 @@ import mqtt from "mqtt";
 import {
   decodePublish, encodeConnect, encodePublish, encodeSubscribe, liteTransport, MqttLiteError, splitPackets,
 } from "../simulator/mqtt-lite.js";
-import { startRestartableBroker } from "../simulator/embedded.js";
+import { startEmbeddedBroker } from "../simulator/embedded-broker.js";
 import type { LinkOptions } from "../agent/mqtt-link.js";
 
 /** Parses one packet with mqtt-packet (the oracle). */
@@ -128,7 +128,7 @@ test("mqtt-lite: malformed input is a typed error, never a crash", () => {
 const options = (clientId: string, v: 4 | 5 = 4): LinkOptions => ({ clientId, protocolVersion: v, will: { ...will, topic: `will/${clientId}` }, keepaliveS: 10 });
 
 test("mqtt-lite against aedes: subscribe, receive, PUBACK after the handler, persistent session, Will", async () => {
-  const broker = await startRestartableBroker();
+  const broker = await startEmbeddedBroker();
   const peer = await mqtt.connectAsync(broker.url, { clientId: "peer", reconnectPeriod: 0 });
   try {
     await peer.subscribeAsync(["will/#", "up/#"], { qos: 1 });

@@ -11,7 +11,8 @@ import { loadPublicKey } from "../../registry/keys.js";
 const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
                              [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
                              [--registry URL --registry-pub FILE --oem-key FILE [--authority-key FILE]
-                              [--measurement HEX] [--restart-registry CMD] [--restart-broker CMD]]
+                              [--measurement HEX] [--restart-registry CMD] [--restart-broker CMD]
+                              [--ledger-peer-key FILE --ledger-peer-key FILE --federation-key HEX|FILE]]
                              [--driver MODULE] [--transport mqtt.js|lite] [--self-test] [--list]
 
 Runs the conformance scenarios (docs/CONFORMANCE.md) and reports each requirement they check.
@@ -35,6 +36,12 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --restart-registry CMD, --restart-broker CMD
                        shell commands the restart scenarios run (skipped without them,
                        except the embedded broker and registry, which restart themselves)
+  --ledger-peer-key FILE
+                       twice: private keys (PKCS#8 PEM) of the two member registries the suite
+                       plays; the registry pins their public halves as ledger peers (--peer-pub).
+                       Without them (and --federation-key) the ledger scenarios are skipped
+  --federation-key HEX|FILE
+                       the federation key the registry holds: 64 hex characters, or a file of them
   --driver MODULE      an ES module exporting createDriver(context) -> HandsetDriver: your
                        handsets instead of the suite's virtual ones (docs/CONFORMANCE.md)
   --transport          the virtual handsets' MQTT client: mqtt.js (default) or lite
@@ -50,6 +57,20 @@ function readPrivate(path: string, flag: string) {
   } catch (e) {
     throw new CliError("E_FILE", `--${flag} ${path}: not a readable Ed25519 PKCS#8 PEM private key (${(e as Error).message})`);
   }
+}
+
+/** A federation key: 64 hex characters, given as they are or in a file (as `antitheft registry --federation-key` reads it). */
+function federationKeyArg(value: string): Uint8Array {
+  let text = value;
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) {
+    try {
+      text = readFileSync(value, "utf8").trim();
+    } catch (e) {
+      throw new CliError("E_FILE", `--federation-key ${value}: neither 64 hex characters nor a readable file (${(e as Error).message})`);
+    }
+    if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new CliError("E_FILE", `--federation-key ${value}: the file must hold 64 hexadecimal characters (32 bytes)`);
+  }
+  return new Uint8Array(Buffer.from(text, "hex"));
 }
 
 export const conformance: Command = {
@@ -74,6 +95,8 @@ export const conformance: Command = {
         measurement: { type: "string" },
         "restart-registry": { type: "string" },
         "restart-broker": { type: "string" },
+        "ledger-peer-key": { type: "string", multiple: true },
+        "federation-key": { type: "string" },
         driver: { type: "string" },
         transport: { type: "string" },
         "self-test": { type: "boolean" },
@@ -105,6 +128,11 @@ export const conformance: Command = {
       scenarios = selectScenarios(v.scenario ?? "all");
     } catch (e) {
       throw new CliError("E_USAGE", (e as Error).message, 2);
+    }
+    const peerKeys = v["ledger-peer-key"] ?? [];
+    if (peerKeys.length > 0 || v["federation-key"]) {
+      if (!v.registry) throw new CliError("E_USAGE", "--ledger-peer-key and --federation-key are for --registry: the embedded registry federates with keys of its own", 2);
+      if (peerKeys.length !== 2 || !v["federation-key"]) throw new CliError("E_USAGE", "the ledger scenarios need --ledger-peer-key twice (two member registries) and --federation-key", 2);
     }
     const module = await loadTaModule();
 
@@ -151,6 +179,9 @@ export const conformance: Command = {
         } catch (e) {
           throw new CliError("E_FILE", (e as Error).message);
         }
+        const ledger = v["federation-key"]
+          ? { peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const, federationKey: federationKeyArg(v["federation-key"]) }
+          : undefined;
         const ctx = { brokerUrl: v.broker, mqttVersion: mqttVersion as 4 | 5, module, ...(measurement ? { measurement } : {}) };
         const driver = v.driver ? await loadDriver(v.driver, ctx) : virtualDriver(module, v.broker, mqttVersion, measurement ? { measurement } : {}, transport);
         target = externalTarget({
@@ -163,12 +194,13 @@ export const conformance: Command = {
           ...(measurement ? { acceptedMeasurement: measurement } : {}),
           ...(v["restart-registry"] ? { restartRegistry: v["restart-registry"] } : {}),
           ...(v["restart-broker"] ? { restartBroker: v["restart-broker"] } : {}),
+          ...(ledger ? { ledger } : {}),
           driver,
           workers,
           module,
         });
       } else {
-        site = await EmbeddedSite.start({ ...(v.broker ? { broker: v.broker } : {}), mqttVersion });
+        site = await EmbeddedSite.start({ ...(v.broker ? { broker: v.broker } : {}), mqttVersion, ledger: true });
         const s = site;
         const ctx = { brokerUrl: s.brokerUrl, mqttVersion: s.mqttVersion, module, measurement: s.acceptedMeasurement };
         const driver = v.driver ? await loadDriver(v.driver, ctx) : undefined;

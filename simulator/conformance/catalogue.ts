@@ -3,7 +3,10 @@
 // Ids are stable: never renumbered or reused, only appended. Each requirement names where it
 // comes from: ITU-T Res. 97 as elaborated by Rec. ITU-T Q.5051 (03/2020) "Framework for
 // combating the use of stolen mobile devices", the IETF and 3GPP specifications we implement,
-// and our own protocol (docs/PROTOCOL.md, docs/ATTESTATION.md, docs/ABI.md).
+// and our own protocol (docs/PROTOCOL.md, docs/ATTESTATION.md, docs/ABI.md). The ledger's
+// requirements (REQ-LG) are kept with its checks in registry/ledger/conformance.ts and taken
+// from there.
+import { REQ_LG, type ReqLg } from "../../registry/ledger/conformance.js";
 
 export type RequirementArea = "ID" | "AT" | "LK" | "RG" | "NW" | "SEC" | "LG";
 
@@ -61,7 +64,8 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { id: "REQ-SEC-05", side: "registry", text: "Attested counters going backwards (a rollback that defeated the replay-protected counter) make the registry flag the device.", sources: ["PROTOCOL §6.1", "issue 4"] },
   { id: "REQ-SEC-06", side: "registry", text: "Owner and authority requests are accepted only when signed by the right party, fresh and not replayed; anything else is refused and changes nothing.", sources: ["RFC 9052 §4.4", "PROTOCOL §6.2"] },
   { id: "REQ-SEC-07", side: "both", text: "Hostile payloads (not CBOR, wrong shape, truncated, oversized) on any topic are dropped: no crash, no state change, the receiver carries on.", sources: ["PROTOCOL §2", "RFC 8949 §5 (well-formedness)"] },
-  // ---- ledger (issue 6; scenarios come with the ledger) -------------------------------------
+  // ---- ledger (issue 6, docs/LEDGER.md) -----------------------------------------------------
+  ...(Object.keys(REQ_LG) as ReqLg[]).map((id): Requirement => ({ id, side: "registry", text: REQ_LG[id].text, sources: REQ_LG[id].source.split("; ") })),
 ];
 
 export function requirement(id: string): Requirement {

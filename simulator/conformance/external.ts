@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import type { KeyObject } from "node:crypto";
 import { nodeSigner, privateKeyToPem } from "../../attestation/index.js";
+import { signingKey } from "../../registry/keys.js";
 import { WorkerFleet } from "../fleet.js";
 import type { HandsetDriver, Target } from "./target.js";
 
@@ -73,6 +74,11 @@ export interface ExternalTargetOptions {
   readonly restartRegistry?: string;
   /** Shell command that restarts the broker (the suite then waits for it to accept connections). */
   readonly restartBroker?: string;
+  /**
+   * The federation the suite plays (Capability "ledger"): two private keys whose public halves
+   * the registry pins as ledger peers, and the federation key it holds.
+   */
+  readonly ledger?: { readonly peerKeys: readonly [KeyObject, KeyObject]; readonly federationKey: Uint8Array };
   readonly driver: HandsetDriver;
   /** Worker threads for a mass block's fleet (0: the driver's handsets). */
   readonly workers?: number;
@@ -106,6 +112,7 @@ export function externalTarget(o: ExternalTargetOptions): Target {
           },
         }
       : {}),
+    ...(o.ledger ? { ledger: { peers: [signingKey(o.ledger.peerKeys[0]), signingKey(o.ledger.peerKeys[1])] as const, federationKey: o.ledger.federationKey } } : {}),
     driver: o.driver,
     ...(o.workers && o.workers > 0
       ? {

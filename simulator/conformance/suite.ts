@@ -5,6 +5,7 @@ import { liteTransport } from "../mqtt-lite.js";
 import type { EmbeddedSite } from "../embedded.js";
 import { VirtualHandsetDriver, type VirtualHandsetOptions } from "../handset.js";
 import type { HandsetDriver, Target } from "./target.js";
+import { tamperLedgerFile } from "./ledger-tamper.js";
 
 export interface SiteTargetOptions {
   readonly site: EmbeddedSite;
@@ -48,6 +49,13 @@ export function siteTarget(o: SiteTargetOptions): Target {
     acceptedMeasurement: site.acceptedMeasurement,
     ...(restartBroker ? { restartBroker } : {}),
     restartRegistry: () => site.restartRegistry(),
+    // The embedded registry federates with the suite's peers, and its database file is at hand.
+    ...(site.options.ledger
+      ? {
+          ledger: { peers: site.ledgerPeers, federationKey: site.federationKey },
+          tamperLedger: async () => tamperLedgerFile(site.dbPath),
+        }
+      : {}),
     driver,
   };
 }

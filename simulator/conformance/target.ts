@@ -5,6 +5,7 @@
 // agent plugs in by implementing HandsetDriver (docs/CONFORMANCE.md "Testing your agent"); a
 // third-party registry by its URL and the keys it pins.
 import type { Signer } from "../../attestation/cose/sign1.js";
+import type { SigningKey } from "../../registry/keys.js";
 
 /** Optional abilities a scenario may need; a target without one gets the scenario skipped. */
 export type Capability =
@@ -17,7 +18,14 @@ export type Capability =
   /** The suite can restart the registry. */
   | "restart-registry"
   /** The driver can read and write a handset's raw storage (sealed state, counter, endorsement). */
-  | "storage-attacks";
+  | "storage-attacks"
+  /**
+   * The registry keeps the tamper-evident ledger and federates with the suite's simulated member
+   * registries: it pins their keys as ledger peers and holds the federation key (docs/LEDGER.md).
+   */
+  | "ledger"
+  /** The suite can rewrite a row of the registry's stored log, as an attacker with SQL access. */
+  | "ledger-storage";
 
 export interface ProvisionSpec {
   readonly imei: string;
@@ -96,6 +104,25 @@ export interface HandsetDriver {
   close?(): Promise<void>;
 }
 
+/** The federation the suite plays for the registry's ledger (Capability "ledger", docs/LEDGER.md §5-6). */
+export interface LedgerMembership {
+  /**
+   * Keys of two member registries the suite plays (SimulatedPeer): the first raises and clears
+   * flags, the second tries to clear them and gets forked. The registry pins both as peers.
+   */
+  readonly peers: readonly [SigningKey, SigningKey];
+  /** The federation's pseudonymisation key (32 bytes), which the registry holds too. */
+  readonly federationKey: Uint8Array;
+}
+
+/** A row of the registry's stored log rewritten behind its back (Capability "ledger-storage"). */
+export interface LedgerTamper {
+  /** What was altered, for the report. */
+  readonly what: string;
+  /** Puts the original row back. */
+  undo(): Promise<void>;
+}
+
 /** A bulk of handsets for load (mass block): fewer handles, more of them. */
 export interface FleetMember {
   readonly imei: string;
@@ -133,6 +160,10 @@ export interface Target {
   readonly acceptedMeasurement?: Uint8Array;
   readonly restartBroker?: () => Promise<void>;
   readonly restartRegistry?: () => Promise<void>;
+  /** The registry federates with the suite's simulated peers (Capability "ledger"). */
+  readonly ledger?: LedgerMembership;
+  /** Rewrites an entry of the registry's own stored log (Capability "ledger-storage"). */
+  readonly tamperLedger?: () => Promise<LedgerTamper>;
   readonly driver: HandsetDriver;
   /** Bulk handsets (e.g. worker threads); default: handsets of `driver`. */
   readonly fleet?: FleetFactory;
@@ -145,5 +176,7 @@ export function capabilitiesOf(t: Target): Set<Capability> {
   if (t.acceptedMeasurement) c.add("measurement");
   if (t.restartBroker) c.add("restart-broker");
   if (t.restartRegistry) c.add("restart-registry");
+  if (t.ledger) c.add("ledger");
+  if (t.tamperLedger) c.add("ledger-storage");
   return c;
 }

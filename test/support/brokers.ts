@@ -7,10 +7,11 @@
 // a failure under REQUIRE_SYSTEM_TOOLS=1).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createConnection, createServer, type AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { Aedes } from "aedes";
+import type { Aedes } from "aedes";
+import { startEmbeddedBroker } from "../../simulator/embedded-broker.js";
 
 export type MqttVersion = 4 | 5;
 
@@ -91,59 +92,20 @@ export interface AedesHandle extends BrokerHandle {
 
 /** The embedded aedes broker (MQTT 3.1.1) in this process, on 127.0.0.1 and a free port (or `port`). */
 export async function startAedes(options: { port?: number } = {}): Promise<AedesHandle> {
-  const aedes = await Aedes.createBroker();
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = options.port ?? 0;
-
-  const listen = async (): Promise<void> => {
-    const s = createServer((socket) => {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      aedes.handle(socket);
-    });
-    await new Promise<void>((resolve, reject) => {
-      s.once("error", reject);
-      s.listen(port, LOOPBACK, () => {
-        s.off("error", reject);
-        resolve();
-      });
-    });
-    port = (s.address() as AddressInfo).port;
-    server = s;
-  };
-  const closeServer = async (): Promise<void> => {
-    const s = server;
-    server = undefined;
-    if (!s) return;
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((r) => s.close(() => r()));
-  };
-
-  await listen();
-  let stopped = false;
+  const b = await startEmbeddedBroker({ host: LOOPBACK, ...(options.port !== undefined ? { port: options.port } : {}) });
   return {
     kind: "aedes",
-    aedes,
-    host: LOOPBACK,
+    aedes: b.aedes,
+    host: b.host,
     get port() {
-      return port;
+      return b.port;
     },
     get url() {
-      return `mqtt://${LOOPBACK}:${port}`;
+      return b.url;
     },
     versions: [4],
-    async restart() {
-      if (stopped) throw new Error("the broker is stopped");
-      await closeServer();
-      await listen();
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await closeServer();
-      await new Promise<void>((r) => aedes.close(() => r()));
-    },
+    restart: () => b.restart(),
+    stop: () => b.stop(),
   };
 }
 

@@ -107,6 +107,8 @@ export interface RegistryProcessOptions {
   readonly db?: string;
   /** Registry name (client id at-r-<name>); default "e2e". */
   readonly name?: string;
+  /** More `antitheft registry` flags (e.g. the ledger's --federation-key, --peer-pub). */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -172,6 +174,7 @@ export class RegistryProcess {
       "--mqtt-version", String(o.protocolVersion),
       "--name", o.name ?? "e2e",
       "--log", "json",
+      ...(o.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.#proc = proc;

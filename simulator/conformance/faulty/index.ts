@@ -42,6 +42,14 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "broker-restart", handsets: H.neverReconnects, violates: "REQ-RG-04" },
   { scenario: "registry-restart", registry: R.inMemory, violates: "REQ-RG-03" },
   { scenario: "mass-block", registry: R.shedsLoad, violates: "REQ-LK-08" },
+  { scenario: "ledger-federation", registry: R.publishesImeis, violates: "REQ-LG-02" },
+  { scenario: "ledger-federation", registry: R.ignoresPeerFlags, violates: "REQ-LG-03" },
+  { scenario: "ledger-federation", registry: R.clearsByPosition, violates: "REQ-LG-04" },
+  { scenario: "ledger-hostile", registry: R.federationHangsUp, violates: "REQ-LG-08" },
+  { scenario: "ledger-fork", registry: R.ignoresForks, violates: "REQ-LG-05" },
+  { scenario: "ledger-fork", registry: R.honoursForkedClears, violates: "REQ-LG-05" },
+  { scenario: "ledger-restart", registry: R.inMemory, violates: "REQ-LG-06" },
+  { scenario: "ledger-audit", registry: R.servesLogFromMemory, violates: "REQ-LG-07" },
 ];
 
 export interface ControlResult {
@@ -54,7 +62,7 @@ export interface ControlResult {
 
 /** Runs one negative control on its own embedded site. */
 export async function runNegativeControl(c: NegativeControl, o: { module: WebAssembly.Module; timeoutMs?: number; fleetSize?: number }): Promise<ControlResult> {
-  const site = await EmbeddedSite.start({ ...(c.registry ? { customize: c.registry } : {}) });
+  const site = await EmbeddedSite.start({ ledger: true, ...(c.registry ? { customize: c.registry } : {}) });
   try {
     const target = siteTarget({ site, module: o.module });
     const driver = c.handsets ? c.handsets(target.driver as VirtualHandsetDriver) : undefined;

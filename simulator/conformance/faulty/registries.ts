@@ -8,6 +8,8 @@ import type { AddressInfo } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
 import { parseRequest, buildRequest, type RequestType } from "../../../registry/request-codec.js";
 import type { RegistryCustomizer } from "../../embedded.js";
+import type { Registry } from "../../../registry/registry.js";
+import type { Ledger } from "../../../registry/ledger/ledger.js";
 import { ROGUE_OEM } from "../keys.js";
 
 /** Trusts the suite's well-known rogue OEM key (as if it pinned any OEM that asks). */
@@ -155,4 +157,105 @@ export const trustingGateway: RegistryCustomizer = {
       close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
     };
   },
+};
+
+// ---- the ledger (REQ-LG, docs/LEDGER.md): broken through the registry's ledger tables --------
+
+function ledgerOf(r: Registry): Ledger {
+  if (!r.ledger) throw new Error("this negative control needs a registry with a ledger");
+  return r.ledger;
+}
+
+/** Publishes IMEIs in clear: the subject of its entries is the IMEI's digits, not a keyed pseudonym. */
+export const publishesImeis: RegistryCustomizer = {
+  name: "a registry that publishes IMEIs in clear instead of keyed pseudonyms",
+  patch(r) {
+    const fk = ledgerOf(r).federationKey;
+    fk.pseudonym = (imei) => {
+      const sub = new Uint8Array(32);
+      sub.set(new TextEncoder().encode(imei));
+      return sub;
+    };
+  },
+};
+
+/** Mirrors its peers' logs but never applies their flags to its equipment status. */
+export const ignoresPeerFlags: RegistryCustomizer = {
+  name: "a registry that mirrors its peers' logs but never applies their flags",
+  patch(r) {
+    ledgerOf(r).db.peerFlags.raise = () => undefined;
+  },
+};
+
+/**
+ * Matches a clear to the flag it names by position only, forgetting the log: any member's clear
+ * naming entry N lifts the flag raised by entry N of every log.
+ */
+export const clearsByPosition: RegistryCustomizer = {
+  name: "a registry that lets any member's clear lift a flag (matched by position, not by log)",
+  patch(r) {
+    const db = ledgerOf(r).db.db;
+    const clear = db.prepare("UPDATE ledger_peer_flags SET cleared_seq = ? WHERE seq = ? AND cleared_seq IS NULL");
+    ledgerOf(r).db.peerFlags.clear = (_log, ref, seq) => clear.run(seq, ref).changes;
+  },
+};
+
+/** Records no alarm: two heads of one size with different roots go unnoticed. */
+export const ignoresForks: RegistryCustomizer = {
+  name: "a registry that ignores forked tree heads",
+  patch(r) {
+    ledgerOf(r).db.alarms.add = () => false;
+  },
+};
+
+/** Records the fork alarm but keeps honouring the forked log's clears (does not fail closed). */
+export const honoursForkedClears: RegistryCustomizer = {
+  name: "a registry that keeps honouring a forked log's clears",
+  patch(r) {
+    const flags = ledgerOf(r).db.peerFlags;
+    const active = flags.active.bind(flags);
+    flags.active = (subject) => active(subject).filter((f) => !f.heldAfterClear);
+  },
+};
+
+/**
+ * Serves its log from a copy kept in memory since each entry was first read, not from its
+ * storage: a row rewritten in its database is not what auditors see, so it goes undetected.
+ */
+export const servesLogFromMemory: RegistryCustomizer = {
+  name: "a registry that serves its log from a copy in memory, not from its storage",
+  patch(r) {
+    const tree = ledgerOf(r).db.tree;
+    const entries = tree.entries.bind(tree);
+    const copy = new Map<string, Uint8Array>();
+    tree.entries = (log, start, end) =>
+      entries(log, start, end).map((e, i) => {
+        const k = `${log}/${start + i}`;
+        if (!copy.has(k)) copy.set(k, e);
+        return copy.get(k)!;
+      });
+  },
+};
+
+/** Its federation link hangs up on an empty ledger message and never reconnects. */
+export const federationHangsUp: RegistryCustomizer = {
+  name: "a registry whose federation link hangs up on a malformed ledger message",
+  options: (o) => ({
+    ...o,
+    ledger: {
+      ...o.ledger!,
+      mqtt: {
+        url: o.mqtt!.url,
+        ...(o.mqtt!.name ? { name: o.mqtt!.name } : {}),
+        ...(o.mqtt!.protocolVersion ? { protocolVersion: o.mqtt!.protocolVersion } : {}),
+        factory: (url, options) => {
+          const client: MqttClient = mqtt.connect(url, options);
+          client.on("message", (_topic, payload) => {
+            if (payload.length === 0) client.end(true);
+          });
+          return client;
+        },
+      },
+    },
+  }),
 };

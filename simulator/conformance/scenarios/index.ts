@@ -1,5 +1,6 @@
 // Every scenario, in the order the suite runs them (docs/CONFORMANCE.md lists them with their
-// requirements; the ledger's REQ-LG scenarios join here with issue 6).
+// requirements). The ledger's come last, ledger-audit (which alters the registry's storage and
+// puts it back) at the very end.
 import type { Scenario } from "../scenario.js";
 import { enrolment, factoryReset, offlineTheft, ownerFound, rebootLocked, theftLock } from "./lifecycle.js";
 import { clone, sealedState, secondEndorsement, tamperedMeasurement } from "./identity.js";
@@ -7,6 +8,7 @@ import { forgedCommands, forgedRequests } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
+import { ledgerAudit, ledgerFederation, ledgerFork, ledgerHostile, ledgerRestart } from "./ledger.js";
 
 export const SCENARIOS: readonly Scenario[] = [
   enrolment,
@@ -26,6 +28,11 @@ export const SCENARIOS: readonly Scenario[] = [
   brokerRestart,
   registryRestart,
   massBlock,
+  ledgerFederation,
+  ledgerHostile,
+  ledgerFork,
+  ledgerRestart,
+  ledgerAudit,
 ];
 
 /** The scenarios `names` selects ("all" or a comma-separated list); throws RangeError for an unknown name. */
