@@ -92,7 +92,7 @@ export function request(s: Session, signer: Signer, input: RequestInput): Promis
 /** Expects a request to be accepted (HTTP 200, ok: true). */
 export async function accepted(s: Session, req: string, signer: Signer, input: RequestInput): Promise<HttpAnswer> {
   const a = await request(s, signer, input);
-  s.check(req, a.status === 200 && a.body.ok === true, `the ${input.type} request for ${input.imei} was refused: HTTP ${a.status} ${JSON.stringify(a.body)}`);
+  s.check(req, a.status === 200 && a.body.ok === true, `the ${input.type} request for ${input.imeis ? `${input.imeis.length} IMEIs` : input.imei} was refused: HTTP ${a.status} ${JSON.stringify(a.body)}`);
   return a;
 }
 

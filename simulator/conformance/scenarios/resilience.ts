@@ -6,6 +6,7 @@ import { decodeResult, deviceTopic, encodeChallenge } from "../../../agent/proto
 import { accepted, checkProof, claim, enrol, expectAllStatus, lockAndConfirm, nextCommand, result, screenNow, statusNow } from "../flows.js";
 import { CONTACT, MESSAGE } from "./lifecycle.js";
 import { pool } from "../../pool.js";
+import { MAX_BATCH_IMEIS } from "../../../registry/request-codec.js";
 
 const TEXT = { message: MESSAGE, contact: CONTACT };
 
@@ -85,7 +86,7 @@ export const massBlock: Scenario = {
   title: "Mass block of many handsets at once",
   reqs: ["REQ-LK-08", "REQ-NW-02"],
   description:
-    "A fleet of enrolled handsets (--devices, default 20) is flagged by an authority all at once, many requests in parallel. Every handset must lock and report SUCCEEDED and every IMEI must be BLACKLISTED; the time until the last result and each handset's latency are reported.",
+    "A fleet of enrolled handsets (--devices, default 20) is flagged by an authority all at once, in signed flag-batch requests of up to 500 IMEIs (PROTOCOL §6.2) sent together. Every handset must lock and report SUCCEEDED and every IMEI must be BLACKLISTED; the time until the last result and each handset's latency are reported.",
   needs: ["authority"],
   async run(s: Session) {
     const n = s.fleetSize;
@@ -99,11 +100,19 @@ export const massBlock: Scenario = {
     const sent = new Map<string, number>();
     const t0 = performance.timeOrigin + performance.now();
     let flagged = 0;
-    await pool(fleet.members, 64, async (h) => {
-      sent.set(h.did, performance.timeOrigin + performance.now());
-      await accepted(s, "REQ-LK-08", s.target.authority!, { type: "flag", imei: h.imei, reason: "mass block", ...TEXT });
-      s.progress(++flagged, n, "flagged");
-    });
+    // PROTOCOL §6.2 flag-batch: the authority's signed lists of up to MAX_BATCH_IMEIS IMEIs, all at once.
+    const batches: (typeof fleet.members)[] = [];
+    for (let i = 0; i < n; i += MAX_BATCH_IMEIS) batches.push(fleet.members.slice(i, i + MAX_BATCH_IMEIS));
+    await Promise.all(batches.map(async (batch) => {
+      const at = performance.timeOrigin + performance.now();
+      for (const h of batch) sent.set(h.did, at);
+      const a = await accepted(s, "REQ-LK-08", s.target.authority!, { type: "flag-batch", imei: "", imeis: batch.map((h) => h.imei), reason: "mass block", ...TEXT });
+      const listed = new Set(((a.body.flagged ?? []) as { imei?: string }[]).map((f) => f.imei));
+      const missing = batch.filter((h) => !listed.has(h.imei));
+      s.check("REQ-LK-08", missing.length === 0, `the flag-batch answer does not list ${missing.length} of its ${batch.length} enrolled IMEIs as flagged (e.g. ${missing[0]?.imei}; unknown: ${JSON.stringify(a.body.unknown)})`);
+      flagged += batch.length;
+      s.progress(flagged, n, "flagged");
+    }));
     const flaggedAt = performance.timeOrigin + performance.now();
     s.step(`${n} flags accepted in ${Math.round(flaggedAt - t0)} ms`);
     const done = new Set<string>();
