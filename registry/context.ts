@@ -40,11 +40,14 @@ export interface Context {
   readonly registryKey: SigningKey;
   readonly oemRoots: OemRoots;
   readonly authorities: KeySet;
+  /** Outstanding challenges, in the database (shared by every worker on it). */
   readonly challenges: Challenges;
-  /** Endorsements from verified hellos, by did, until the attestation that follows. */
-  readonly hellos: Map<string, Uint8Array>;
-  /** Devices whose attestation was verified since this registry started. */
-  readonly attested: Set<string>;
+  /**
+   * When this registry worker started (clock ms). A device whose last verified attestation
+   * (devices.last_attested, by any worker on the database) is older is challenged on its next
+   * heartbeat (presence.ts).
+   */
+  readonly startedAt: number;
   readonly policy: Policy;
   /** The tamper-evident ledger (docs/LEDGER.md), when the registry keeps one. */
   readonly ledger?: Ledger;

@@ -9,9 +9,14 @@
 // - TAMPERED (ta_state 1), counters going backwards (a rolled-back sealed state) or an agent
 //   measurement outside the accepted set raise a `tampered` flag (GREYLISTED);
 // - an open command the attested state shows done is settled, and any open command re-sent.
+// The hello's endorsement and the challenge are kept in the database (pending_hellos,
+// challenges) and the challenge is published only after they commit, so the attestation may be
+// taken by any registry worker on the database (MQTT 5 shared subscription); the challenge is
+// used up in the transaction that records the attestation (challenges.ts: single use across
+// workers).
 import { createHash } from "node:crypto";
 import {
-  decodeSign1, toHex, verifyAttestation, verifyEndorsement, type VerifiedAttestation,
+  AttestationError, decodeSign1, toHex, verifyAttestation, verifyEndorsement, type VerifiedAttestation,
 } from "../attestation/index.js";
 import { decodeTokenClaims } from "../attestation/eat/claims.js";
 import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../agent/protocol.js";
@@ -19,34 +24,33 @@ import type { Context, Publication } from "./context.js";
 import { raiseFlag, REGISTRY_PARTY } from "./flagging.js";
 import { resendOpen, settleByAttestation } from "./commands.js";
 
-const MAX_REMEMBERED_HELLOS = 200_000;
-
 function refuse(ctx: Context, event: string, did: string, reason: string): void {
   ctx.log.log("warn", event, { did, reason });
 }
 
-function challenge(ctx: Context, did: string): Publication {
-  const nonce = ctx.challenges.issue(did);
+function challenge(did: string, nonce: Uint8Array): Publication {
   return { topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce }), retain: false };
 }
 
-/** §4.1: verify the endorsement, remember it, answer with a challenge; re-send any open command. */
+/**
+ * §4.1: verify the endorsement, remember it and a fresh challenge (one commit), then send the
+ * challenge and re-send any open command.
+ */
 export async function handleHello(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const hello = decodeHello(payload);
   const e = verifyEndorsement(hello.endorsement, ctx.oemRoots);
   if (!e.ok) return refuse(ctx, "hello.refused", did, e.error.code);
   if (toHex(e.value.deviceKid) !== did) return refuse(ctx, "hello.refused", did, "the endorsement endorses another device key");
-  ctx.hellos.delete(did);
-  ctx.hellos.set(did, hello.endorsement);
-  while (ctx.hellos.size > MAX_REMEMBERED_HELLOS) ctx.hellos.delete(ctx.hellos.keys().next().value!);
-  if (!ctx.store.devices.get(did)) return ctx.publish([challenge(ctx, did)]);
   const at = ctx.clock.now();
-  const touched = ctx.gc.later(() => {
-    ctx.store.devices.touch(did, at);
-    ctx.store.devices.setAgent(did, hello.agent ?? null);
+  const nonce = await ctx.gc.run(() => {
+    ctx.store.pendingHellos.put(did, hello.endorsement, at);
+    if (ctx.store.devices.get(did)) {
+      ctx.store.devices.touch(did, at);
+      ctx.store.devices.setAgent(did, hello.agent ?? null);
+    }
+    return ctx.challenges.issue(did);
   });
-  ctx.publish([challenge(ctx, did), ...resendOpen(ctx, did)]);
-  await touched;
+  ctx.publish([challenge(did, nonce), ...resendOpen(ctx, did)]);
 }
 
 /** The eat_nonce a token claims, read without verification (only to pick the challenge). */
@@ -62,16 +66,25 @@ function claimedNonce(token: Uint8Array): Uint8Array | undefined {
 export async function handleAttestation(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const { token } = decodeAttestation(payload);
   const nonce = claimedNonce(token);
-  if (!nonce || !ctx.challenges.isFor(did, nonce)) return refuse(ctx, "attestation.refused", did, "E_NONCE_UNKNOWN: no challenge to this device has that nonce");
-  const endorsement = ctx.hellos.get(did) ?? ctx.store.devices.get(did)?.endorsement;
+  const issuedAt = nonce && ctx.challenges.outstanding(did, nonce);
+  if (!nonce || issuedAt === undefined) return refuse(ctx, "attestation.refused", did, "E_NONCE_UNKNOWN: no challenge to this device has that nonce");
+  const endorsement = ctx.store.pendingHellos.get(did) ?? ctx.store.devices.get(did)?.endorsement;
   if (!endorsement) return refuse(ctx, "attestation.refused", did, "no endorsement: the device must send hello first");
-  const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: ctx.oemRoots, nonces: ctx.challenges.nonces });
+  const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: ctx.oemRoots, nonces: ctx.challenges.verifierFor(nonce) });
   if (!r.ok) return refuse(ctx, "attestation.refused", did, r.error.code);
   if (toHex(r.value.deviceKid) !== did) return refuse(ctx, "attestation.refused", did, "the token's key is not this did's key");
-  ctx.challenges.settle(did);
-  ctx.hellos.delete(did);
-  const pubs = await ctx.gc.run(() => recordAttestation(ctx, did, endorsement, r.value));
-  ctx.attested.add(did);
+  if (ctx.clock.now() - issuedAt > ctx.challenges.ttlMs) return refuse(ctx, "attestation.refused", did, "E_NONCE_EXPIRED");
+  let pubs: Publication[];
+  try {
+    pubs = await ctx.gc.run(() => {
+      const challenger = ctx.challenges.take(did, nonce); // single use, across workers: throws if already taken
+      ctx.store.pendingHellos.remove(did);
+      return recordAttestation(ctx, did, endorsement, r.value, challenger);
+    });
+  } catch (e) {
+    if (e instanceof AttestationError) return refuse(ctx, "attestation.refused", did, `${e.code}: ${e.message}`);
+    throw e;
+  }
   ctx.publish(pubs);
 }
 
@@ -80,7 +93,7 @@ function sha512(b: Uint8Array): Uint8Array {
 }
 
 /** The state changes of one verified attestation. Runs inside a transaction. */
-function recordAttestation(ctx: Context, did: string, endorsement: Uint8Array, v: VerifiedAttestation): Publication[] {
+function recordAttestation(ctx: Context, did: string, endorsement: Uint8Array, v: VerifiedAttestation, challenger: string): Publication[] {
   const { store } = ctx;
   const at = ctx.clock.now();
   const measurement = v.token.measurements[0]?.digest ?? null;
@@ -94,7 +107,7 @@ function recordAttestation(ctx: Context, did: string, endorsement: Uint8Array, v
     });
     store.imeis.recordEndorsement(did, sha512(endorsement), endorsement, at);
     store.events.append({ at, type: "enrolled", did, imei: v.imei, party: "registry", detail: { imei2: v.imei2 ?? null, oemKid: toHex(v.oemKid) } });
-    ctx.log.log("info", "device.enrolled", { did, tampered: v.tampered });
+    ctx.log.log("info", "device.enrolled", { did, tampered: v.tampered, challengedBy: challenger });
   } else {
     // A rolled-back sealed state reports counters below ones it already attested.
     const backwards = !v.tampered && (v.lastSeq < prior.lastSeq || (prior.bootcount !== null && v.token.bootcount !== undefined && v.token.bootcount < prior.bootcount));

@@ -10,6 +10,9 @@
 // when idle, a unit commits at once. Informational writes nobody waits for (last seen, receipt,
 // "sent") go through `later`: they ride along with the next batch, or commit within
 // `lazyDelayMs` on their own, so they never cost a commit of their own under load.
+// The batch's transaction begins IMMEDIATE (Store.tx): with several registry workers on one
+// database, batches of different workers take the write lock in turn (waiting up to
+// busy_timeout), and each unit reads what the batches before it committed.
 import type { Store } from "./store.js";
 
 interface Unit {

@@ -1,8 +1,9 @@
 // Presence and liveness (PROTOCOL.md §3 status, §4.4 heartbeat). Both are hints: they never
 // change a flag or the attested state. A heartbeat that disagrees with what the device last
-// attested, or comes from a device not attested since this registry started, earns a fresh
-// challenge (at most one per TTL), so the next verified attestation settles the question;
-// an open command is re-sent on every heartbeat.
+// attested, or comes from a device with no verified attestation since this worker started
+// (devices.last_attested, written by whichever worker verified it), earns a fresh challenge (at
+// most one per TTL, judged on the shared challenges table), so the next verified attestation
+// settles the question; an open command is re-sent on every heartbeat.
 import { decodeHeartbeat, deviceTopic, encodeChallenge } from "../agent/protocol.js";
 import type { Context, Publication } from "./context.js";
 import { resendOpen } from "./commands.js";
@@ -17,9 +18,11 @@ export async function handleHeartbeat(ctx: Context, did: string, payload: Uint8A
   const touched = ctx.gc.later(() => ctx.store.devices.touch(did, at));
   const out: Publication[] = resendOpen(ctx, did);
   const disagrees = hb.tampered !== dev.tampered || hb.lock !== dev.lockState || hb.seq !== dev.lastSeq;
-  if ((disagrees || !ctx.attested.has(did)) && !ctx.challenges.hasFresh(did)) {
-    // The endorsement for verifying is the enrolled one (no hello needed).
-    out.push({ topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce: ctx.challenges.issue(did) }), retain: false });
+  if ((disagrees || dev.lastAttested < ctx.startedAt) && !ctx.challenges.hasFresh(did)) {
+    // The endorsement for verifying is the enrolled one (no hello needed). Sent once committed,
+    // so whichever worker receives the answer finds the challenge.
+    const nonce = await ctx.gc.run(() => ctx.challenges.issue(did));
+    out.push({ topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce }), retain: false });
   }
   ctx.publish(out);
   await touched;

@@ -106,9 +106,8 @@ export class Registry {
       registryKey: o.registryKey,
       oemRoots: o.oemRoots instanceof OemRoots ? o.oemRoots : new OemRoots([...o.oemRoots]),
       authorities: new KeySet(o.authorities ?? []),
-      challenges: new Challenges({ ttlMs: o.challengeTtlMs ?? 60_000, now: () => clock.now() }),
-      hellos: new Map(),
-      attested: new Set(),
+      challenges: new Challenges(this.store, { worker: o.mqtt?.name ?? "registry", ttlMs: o.challengeTtlMs ?? 60_000, now: () => clock.now() }),
+      startedAt: clock.now(),
       policy: {
         requestWindowS: o.requestWindowS ?? 300,
         acceptedMeasurements: new Set((o.acceptedMeasurements ?? []).map((h) => h.toLowerCase())),

@@ -2,6 +2,10 @@
 // synchronous=FULL so every committed transaction survives kill -9 and power loss
 // (SQLite "WAL mode ... FULL: transactions are durable across power loss").
 // Every state change runs inside one transaction (`tx`), and appends its events in it.
+// Several processes may share the file (registry workers behind an MQTT 5 shared subscription,
+// docs/CONFORMANCE.md): every transaction starts with BEGIN IMMEDIATE, taking the write lock
+// up front, so writers queue on busy_timeout instead of failing a read-to-write upgrade with
+// SQLITE_BUSY (SQLite "WAL mode ... BEGIN IMMEDIATE"), and each sees the others' commits.
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./store/schema.js";
 import type { Db } from "./store/util.js";
@@ -11,6 +15,8 @@ import { OwnerTable } from "./store/owners.js";
 import { FlagTable } from "./store/flags.js";
 import { CommandTable } from "./store/commands.js";
 import { RequestIdTable } from "./store/request-ids.js";
+import { ChallengeTable } from "./store/challenges.js";
+import { PendingHelloTable } from "./store/pending-hellos.js";
 import { EventLog } from "./store/events.js";
 import { RegistryError } from "./errors.js";
 import type { PeerFlag } from "./ledger/flag-tables.js";
@@ -36,6 +42,8 @@ export class Store {
   readonly flags: FlagTable;
   readonly commands: CommandTable;
   readonly requestIds: RequestIdTable;
+  readonly challenges: ChallengeTable;
+  readonly pendingHellos: PendingHelloTable;
   readonly events: EventLog;
   /** Flags other registries published for an IMEI (set by a federated registry, docs/LEDGER.md); none otherwise. */
   peerFlags: (imei: string) => readonly PeerFlag[] = () => [];
@@ -48,6 +56,8 @@ export class Store {
     this.flags = new FlagTable(db);
     this.commands = new CommandTable(db);
     this.requestIds = new RequestIdTable(db);
+    this.challenges = new ChallengeTable(db);
+    this.pendingHellos = new PendingHelloTable(db);
     this.events = new EventLog(db);
   }
 
@@ -55,10 +65,10 @@ export class Store {
   static open(path: string): Store {
     const db = new Database(path);
     try {
+      db.pragma("busy_timeout = 5000"); // first: another worker may hold a lock while this one opens
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
-      db.pragma("busy_timeout = 5000");
       migrate(db);
       return new Store(db);
     } catch (e) {
@@ -70,9 +80,10 @@ export class Store {
   /**
    * Runs `fn` in a transaction: all of its writes commit together or none do. Nested calls
    * become savepoints (better-sqlite3), so an inner failure rolls back only the inner work.
+   * The outermost one is BEGIN IMMEDIATE (see the top of this file).
    */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 
   get schemaVersion(): number {
@@ -85,13 +96,20 @@ export class Store {
 }
 
 function migrate(db: Db): void {
-  const have = db.pragma("user_version", { simple: true }) as number;
-  if (have > MIGRATIONS.length) {
-    throw new RegistryError("E_DB_VERSION", `database schema version ${have} is newer than this registry's ${MIGRATIONS.length}`);
-  }
-  if (have === MIGRATIONS.length) return;
+  const version = (): number => db.pragma("user_version", { simple: true }) as number;
+  const check = (have: number): void => {
+    if (have > MIGRATIONS.length) {
+      throw new RegistryError("E_DB_VERSION", `database schema version ${have} is newer than this registry's ${MIGRATIONS.length}`);
+    }
+  };
+  check(version());
+  if (version() === MIGRATIONS.length) return;
+  // Two workers starting on one new file: the write lock decides which migrates; the other
+  // then reads the new version inside its own transaction and has nothing left to do.
   db.transaction(() => {
+    const have = version();
+    check(have);
     for (let v = have; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
     db.pragma(`user_version = ${MIGRATIONS.length}`);
-  })();
+  }).immediate();
 }

@@ -21,8 +21,12 @@ export class LedgerDb {
     this.peerFlags = new PeerFlagTable(db);
   }
 
-  /** Runs `fn` in a transaction (a savepoint when one is open). */
+  /**
+   * Runs `fn` in a transaction (a savepoint when one is open). BEGIN IMMEDIATE, as the registry
+   * store does: with several registry processes on one file a deferred transaction that reads
+   * then writes can fail with SQLITE_BUSY_SNAPSHOT instead of waiting for the lock.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).immediate();
   }
 }

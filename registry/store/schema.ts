@@ -127,4 +127,27 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 2: the tamper-evident ledger of issue 6 (registry/ledger/schema.ts).
   LEDGER_MIGRATION,
+  // 3: challenges and pending hellos move from one worker's memory into the database, so several
+  // registry workers behind an MQTT 5 shared subscription can each check any attestation
+  // (store/challenges.ts, store/pending-hellos.ts). No foreign keys: a device is challenged
+  // before it is enrolled.
+  `
+  -- Outstanding challenges (PROTOCOL.md §4.2): single use, bound to the did they were sent to.
+  CREATE TABLE challenges (
+    did       TEXT NOT NULL CHECK (length(did) = 32),
+    nonce     BLOB NOT NULL,
+    issued_at INTEGER NOT NULL,
+    issued_by TEXT NOT NULL DEFAULT '',      -- the registry worker that sent it (its --name)
+    PRIMARY KEY (did, nonce)
+  ) WITHOUT ROWID;
+  CREATE INDEX challenges_issued_at ON challenges(issued_at);
+
+  -- The endorsement of a verified hello (§4.1), until the attestation that follows it (§4.3).
+  CREATE TABLE pending_hellos (
+    did         TEXT PRIMARY KEY CHECK (length(did) = 32),
+    endorsement BLOB NOT NULL,
+    at          INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX pending_hellos_at ON pending_hellos(at);
+  `,
 ];

@@ -55,8 +55,8 @@ export const ignoresEndorsementChanges: RegistryCustomizer = {
 export const ignoresNonces: RegistryCustomizer = {
   name: "a registry that does not check nonces",
   patch(r) {
-    r.ctx.challenges.isFor = () => true;
-    r.ctx.challenges.nonces.consume = () => undefined;
+    r.ctx.challenges.outstanding = () => r.ctx.clock.now();
+    r.ctx.challenges.take = () => "";
   },
 };
 
