@@ -20,7 +20,7 @@ import {
   ACTION, commandNonce, DEVICE_SUBSCRIPTIONS, MAX_PAYLOAD_BYTES, decodeChallenge, encodeAttestation, encodeHeartbeat,
   encodeHello, encodeReceipt, encodeResult, parseDeviceTopic, peekCommand, resultCode,
   type CommandPeek, type Result,
-} from "./protocol.js";
+} from "../protocol/messages.js";
 import { DeviceSession, type BootOptions, type SessionView } from "./session.js";
 import { Uplink } from "./uplink.js";
 

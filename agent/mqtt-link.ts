@@ -4,7 +4,7 @@
 // Reconnecting is the agent's job (with backoff.ts), so one Link is one network connection.
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
-import { SESSION_EXPIRY_S } from "./protocol.js";
+import { SESSION_EXPIRY_S } from "../protocol/messages.js";
 
 export interface LinkOptions {
   readonly clientId: string;

@@ -6,7 +6,7 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Logger } from "./log.js";
 import type { Link, Transport } from "./mqtt-link.js";
-import { DEVICE_SUBSCRIPTIONS, deviceClientId, deviceTopic, type DeviceTopicKind } from "./protocol.js";
+import { DEVICE_SUBSCRIPTIONS, deviceClientId, deviceTopic, type DeviceTopicKind } from "../protocol/messages.js";
 
 export interface UplinkOptions {
   readonly did: string;

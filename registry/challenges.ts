@@ -15,7 +15,7 @@
 // older than twice the TTL are purged now and then (until then a late answer is E_NONCE_EXPIRED).
 import { randomBytes } from "node:crypto";
 import { AttestationError, NonceStore } from "../attestation/index.js";
-import { CHALLENGE_NONCE_BYTES } from "../agent/protocol.js";
+import { CHALLENGE_NONCE_BYTES } from "../protocol/messages.js";
 import type { Store } from "./store.js";
 
 export interface ChallengeOptions {

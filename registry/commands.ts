@@ -4,7 +4,7 @@
 // unlock, retained on `.../desired` only after that commit. It stays open until a result whose
 // token proves the new state arrives, and is re-sent on every hello and heartbeat meanwhile.
 import { createSign1, encodeDeterministic, fromHex, ueidFromImei } from "../attestation/index.js";
-import { ACTION, decodeReceipt, decodeResult, deviceTopic, resultCode } from "../agent/protocol.js";
+import { ACTION, decodeReceipt, decodeResult, deviceTopic, resultCode } from "../protocol/messages.js";
 import { RegistryError } from "./errors.js";
 import type { CommandRow, Action, Store } from "./store.js";
 import type { Context, Publication } from "./context.js";

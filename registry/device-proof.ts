@@ -1,14 +1,14 @@
 // Tokens bound to something other than a challenge: a command result (nonce =
 // SHA-512(command COSE_Sign1 bytes)[0..32], PROTOCOL.md §4.6) and an owner claim proof
 // (nonce = SHA-512("antitheft/v1/claim" || owner COSE_Key)[0..32], §6.2); both nonce formulas
-// live in agent/protocol.ts, shared with the handset side. The nonces are derived, not random,
+// live in protocol/messages.ts, shared with the handset side. The nonces are derived, not random,
 // so "single use" does not apply: each check uses a throwaway NonceStore holding just that
 // nonce, and attestation/ verifyDeviceToken does the rest (signature under the enrolled key,
 // cnf, ueids, profile, nonce equality).
 import { NonceStore, verifyDeviceToken, type Result, type VerifiedToken } from "../attestation/index.js";
 import { publicFromCoseKey } from "../attestation/cose/key.js";
 import { decodeStrict } from "../attestation/index.js";
-import { claimNonce as claimNonceOfPublic, commandNonce } from "../agent/protocol.js";
+import { claimNonce as claimNonceOfPublic, commandNonce } from "../protocol/messages.js";
 
 export { commandNonce };
 

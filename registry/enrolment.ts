@@ -19,7 +19,7 @@ import {
   AttestationError, decodeSign1, toHex, verifyAttestation, verifyEndorsement, type VerifiedAttestation,
 } from "../attestation/index.js";
 import { decodeTokenClaims } from "../attestation/eat/claims.js";
-import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../agent/protocol.js";
+import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../protocol/messages.js";
 import type { Context, Publication } from "./context.js";
 import { raiseFlag, REGISTRY_PARTY } from "./flagging.js";
 import { resendOpen, settleByAttestation } from "./commands.js";

@@ -5,7 +5,7 @@
 // here - size, topic shape - and handed to `onMessage`; nothing a payload does can throw out of
 // this module or stop the client.
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mqtt";
-import { TOPIC_PREFIX, MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S, parseDeviceTopic, type DeviceTopicKind } from "../agent/protocol.js";
+import { TOPIC_PREFIX, MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S, parseDeviceTopic, type DeviceTopicKind } from "../protocol/messages.js";
 import type { Logger } from "../agent/log.js";
 import type { Publication } from "./context.js";
 

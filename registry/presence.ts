@@ -4,7 +4,7 @@
 // (devices.last_attested, written by whichever worker verified it), earns a fresh challenge (at
 // most one per TTL, judged on the shared challenges table), so the next verified attestation
 // settles the question; an open command is re-sent on every heartbeat.
-import { decodeHeartbeat, deviceTopic, encodeChallenge } from "../agent/protocol.js";
+import { decodeHeartbeat, deviceTopic, encodeChallenge } from "../protocol/messages.js";
 import type { Context, Publication } from "./context.js";
 import { resendOpen } from "./commands.js";
 

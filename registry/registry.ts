@@ -5,7 +5,7 @@ import type { KeyObject } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { OemRoots } from "../attestation/index.js";
 import { silentLogger, type Logger } from "../agent/log.js";
-import { ProtocolError, type DeviceTopicKind } from "../agent/protocol.js";
+import { ProtocolError, type DeviceTopicKind } from "../protocol/messages.js";
 import { Store } from "./store.js";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.js";
 import { KeySet, type SigningKey } from "./keys.js";

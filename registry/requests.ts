@@ -23,7 +23,7 @@ import { clearFlag, partyName, raiseFlag, sameParty } from "./flagging.js";
 import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
 import { claimNonce, verifyBoundToken } from "./device-proof.js";
 import { equipmentStatus } from "./equipment-status.js";
-import { ACTION } from "../agent/protocol.js";
+import { ACTION } from "../protocol/messages.js";
 
 export interface RequestResponse {
   readonly ok: true;

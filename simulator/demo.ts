@@ -17,7 +17,7 @@ import { lockScreenText, SimulatedHandset, type EnforcementEvent } from "../agen
 import { provisionFolder } from "../agent/factory.js";
 import type { LogFields, Logger, LogLevel } from "../agent/log.js";
 import { mqttTransport } from "../agent/mqtt-link.js";
-import { claimNonce } from "../agent/protocol.js";
+import { claimNonce } from "../protocol/messages.js";
 import { DeviceSession } from "../agent/session.js";
 import { TrustedApp } from "../agent/trusted-app.js";
 import { Registry } from "../registry/registry.js";

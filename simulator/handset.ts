@@ -13,7 +13,7 @@ import { SimulatedHandset, type Enforcer } from "../agent/enforcement.js";
 import { provisionDevice } from "../agent/factory.js";
 import { silentLogger, type Logger } from "../agent/log.js";
 import type { Transport } from "../agent/mqtt-link.js";
-import { claimNonce } from "../agent/protocol.js";
+import { claimNonce } from "../protocol/messages.js";
 import { DeviceSession } from "../agent/session.js";
 import { MemoryStorage, type DeviceStorage } from "../agent/storage.js";
 import { OemRoots, verifyEndorsement } from "../attestation/index.js";

@@ -6,7 +6,7 @@
 // connection. Packet layouts: MQTT 3.1.1 (OASIS 2014) §2-3 and MQTT 5.0 (OASIS 2019) §2-3.
 import { connect as tcpConnect, type Socket } from "node:net";
 import type { Link, LinkHandlers, LinkOptions, Transport } from "../agent/mqtt-link.js";
-import { SESSION_EXPIRY_S } from "../agent/protocol.js";
+import { SESSION_EXPIRY_S } from "../protocol/messages.js";
 
 const T = { CONNECT: 1, CONNACK: 2, PUBLISH: 3, PUBACK: 4, SUBSCRIBE: 8, SUBACK: 9, PINGREQ: 12, PINGRESP: 13, DISCONNECT: 14 } as const;
 /** Largest packet accepted from the broker (the protocol's payloads are <= 16 KiB; hostile ones are bigger). */

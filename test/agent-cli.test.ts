@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeviceFolder } from "../agent/device-folder.js";
-import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../agent/protocol.js";
+import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../protocol/messages.js";
 import { makeKeys, Peer, provisionTestDevice, startBroker } from "./support/agent-harness.js";
 
 const cli = fileURLToPath(new URL("../cli/antitheft.js", import.meta.url));

@@ -20,7 +20,7 @@ import { mqttTransport, type Transport } from "../agent/mqtt-link.js";
 import {
   commandNonce, decodeAttestation, decodeHeartbeat, decodeHello, decodeReceipt, decodeResult, deviceTopic, encodeChallenge,
   MAX_PAYLOAD_BYTES,
-} from "../agent/protocol.js";
+} from "../protocol/messages.js";
 import type { DeviceStorage } from "../agent/storage.js";
 import { TA_ERRORS } from "../agent/ta-errors.js";
 import { needTool } from "./support/system-tools.js";

@@ -9,7 +9,7 @@ import {
   MAX_PAYLOAD_BYTES, ProtocolError, RESULT_CODE, claimNonce, commandNonce, decodeAttestation, decodeChallenge,
   decodeHeartbeat, decodeHello, decodeReceipt, decodeResult, deviceClientId, deviceTopic, encodeAttestation,
   encodeChallenge, encodeHeartbeat, encodeHello, encodeReceipt, encodeResult, parseDeviceTopic, peekCommand, resultCode,
-} from "../agent/protocol.js";
+} from "../protocol/messages.js";
 
 const did = "0123456789abcdef0123456789abcdef";
 const isProtocolError = (e: unknown) => e instanceof ProtocolError && e.code === "E_MESSAGE";

@@ -13,7 +13,7 @@ import { publicKeyFromPem, rawPublicKey } from "../attestation/cose/key.js";
 import { NonceStore } from "../attestation/nonce-store.js";
 import { verifyDeviceToken } from "../attestation/verifier.js";
 import { DeviceFolder } from "../agent/device-folder.js";
-import { claimNonce } from "../agent/protocol.js";
+import { claimNonce } from "../protocol/messages.js";
 import { DeviceSession } from "../agent/session.js";
 import { nodeSigner } from "../attestation/cose/sign1.js";
 import { signCommand, taModule } from "./support/agent-harness.js";

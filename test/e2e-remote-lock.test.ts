@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { encodeDeterministic, fromHex, generateEd25519, ueidFromImei } from "../attestation/index.js";
 import { lockScreenText } from "../agent/enforcement.js";
-import { DEVICE_TOPICS, decodeResult, deviceTopic, encodeHeartbeat, MAX_PAYLOAD_BYTES, type DeviceTopicKind } from "../agent/protocol.js";
+import { DEVICE_TOPICS, decodeResult, deviceTopic, encodeHeartbeat, MAX_PAYLOAD_BYTES, type DeviceTopicKind } from "../protocol/messages.js";
 import { TA_ERRORS } from "../agent/ta-errors.js";
 import { signCommand } from "../registry/commands.js";
 import { signingKey } from "../registry/keys.js";

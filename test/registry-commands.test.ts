@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeSign1, decodeStrict, generateEd25519, verifySign1, fromHex, ueidFromImei } from "../attestation/index.js";
 import { isCborMap } from "../attestation/cbor/value.js";
-import { encodeResult, commandNonce } from "../agent/protocol.js";
+import { encodeResult, commandNonce } from "../protocol/messages.js";
 import { buildRequest } from "../registry/request-codec.js";
 import { claimNonce } from "../registry/device-proof.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";

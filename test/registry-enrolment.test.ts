@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createEndorsement } from "../attestation/endorsement.js";
-import { encodeAttestation } from "../agent/protocol.js";
+import { encodeAttestation } from "../protocol/messages.js";
 import { generateEd25519, nodeSigner } from "../attestation/index.js";
 import { startHarness, realHandset, getJson, waitFor, OEM, type Harness } from "./support/registry-sim.js";
 

@@ -9,7 +9,7 @@ import { connect } from "mqtt";
 import { encodeDeterministic } from "../attestation/index.js";
 import {
   encodeAttestation, encodeHeartbeat, encodeHello, encodeReceipt, encodeResult, deviceTopic, type DeviceTopicKind,
-} from "../agent/protocol.js";
+} from "../protocol/messages.js";
 import type { Store } from "../registry/store.js";
 import { startHarness, waitFor, type Harness } from "./support/registry-sim.js";
 

@@ -17,7 +17,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import mqtt from "mqtt";
-import { decodeChallenge, deviceTopic, encodeAttestation, encodeHello } from "../agent/protocol.js";
+import { decodeChallenge, deviceTopic, encodeAttestation, encodeHello } from "../protocol/messages.js";
 import { MemoryLogger } from "../agent/log.js";
 import { buildRequest } from "../registry/request-codec.js";
 import { Registry } from "../registry/registry.js";

@@ -7,7 +7,7 @@ import { publicKeyFromPem, rawPublicKey } from "../../attestation/cose/key.js";
 import { NONCE_MAX, NONCE_MIN } from "../../attestation/eat/profile.js";
 import { DeviceFolder } from "../../agent/device-folder.js";
 import { mustLock } from "../../agent/enforcement.js";
-import { claimNonce } from "../../agent/protocol.js";
+import { claimNonce } from "../../protocol/messages.js";
 import { DeviceSession } from "../../agent/session.js";
 import { hexArg, loadTaModule, parseFlags, printJson, readTextFile, required, withDeviceErrors } from "./device-common.js";
 

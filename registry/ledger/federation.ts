@@ -5,7 +5,7 @@
 // Every inbound payload is screened here (size, topic shape) and handed on; nothing a payload
 // does can throw out of this module or stop the client.
 import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mqtt";
-import { MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S } from "../../agent/protocol.js";
+import { MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S } from "../../protocol/messages.js";
 import type { Logger } from "../../agent/log.js";
 import type { MqttFactory } from "../mqtt-service.js";
 import { LEDGER_TOPIC_PREFIX, ledgerTopic, parseLedgerTopic, type LedgerTopicKind } from "./topics.js";

@@ -13,7 +13,7 @@
 import { encodeDeterministic } from "../../attestation/cbor/deterministic.js";
 import { decodeStrict } from "../../attestation/cbor/strict.js";
 import { isCborMap } from "../../attestation/cbor/value.js";
-import { TOPIC_PREFIX } from "../../agent/protocol.js";
+import { TOPIC_PREFIX } from "../../protocol/messages.js";
 import { accept, refuse, type Checked } from "./errors.js";
 import { field, MAX_OBJECT_BYTES } from "./signed.js";
 

@@ -5,7 +5,7 @@
 import {
   NonceStore, verifyDeviceToken, type Signer, type VerifiedToken,
 } from "../../attestation/index.js";
-import { commandNonce, decodeReceipt, decodeResult, peekCommand, type CommandPeek, type Result } from "../../agent/protocol.js";
+import { commandNonce, decodeReceipt, decodeResult, peekCommand, type CommandPeek, type Result } from "../../protocol/messages.js";
 import type { HttpAnswer } from "../../registry/client.js";
 import type { SigningKey } from "../../registry/keys.js";
 import { buildRequest, type RequestInput } from "../../registry/request-codec.js";

@@ -2,7 +2,7 @@
 // (PROTOCOL §3, both directions) and, playing an attacker, publishes on any topic. On a broker
 // with ACLs it needs read and write on at/v1/# (docs/CONFORMANCE.md).
 import mqtt, { type MqttClient } from "mqtt";
-import { parseDeviceTopic, type DeviceTopicKind } from "../../agent/protocol.js";
+import { parseDeviceTopic, type DeviceTopicKind } from "../../protocol/messages.js";
 
 export interface Seen {
   readonly topic: string;

@@ -20,7 +20,7 @@ import { SimulatedHandset } from "../../agent/enforcement.js";
 import { provisionFolder } from "../../agent/factory.js";
 import { MemoryLogger } from "../../agent/log.js";
 import { mqttTransport, type Transport } from "../../agent/mqtt-link.js";
-import { claimNonce } from "../../agent/protocol.js";
+import { claimNonce } from "../../protocol/messages.js";
 import { DeviceSession, type SessionView } from "../../agent/session.js";
 import { RegistryClient, type HttpAnswer } from "../../registry/client.js";
 import { loadSigningKey, signingKey, writeKeyPair, type SigningKey } from "../../registry/keys.js";

@@ -15,7 +15,7 @@ import { equalBytes } from "../../attestation/bytes.js";
 import {
   decodeChallenge, deviceTopic, encodeAttestation, encodeHello, encodeHeartbeat, encodeReceipt, encodeResult, resultCode,
   type DeviceTopicKind,
-} from "../../agent/protocol.js";
+} from "../../protocol/messages.js";
 import { buildReferenceToken, deviceSeed, publicFromSeed } from "./reference-token.js";
 import { OEM, endorse, type Device as FixtureDevice } from "./attestation-fixture.js";
 import { createEndorsement } from "../../attestation/endorsement.js";

@@ -7,7 +7,7 @@ import { equalBytes } from "../../../attestation/bytes.js";
 import { DeviceTA, sealedBlobVersion, TA_STATE } from "../../../agent/device-ta.js";
 import type { Enforcer } from "../../../agent/enforcement.js";
 import type { Link, Transport } from "../../../agent/mqtt-link.js";
-import { decodeChallenge, parseDeviceTopic, peekCommand } from "../../../agent/protocol.js";
+import { decodeChallenge, parseDeviceTopic, peekCommand } from "../../../protocol/messages.js";
 import type { DeviceStorage, MemoryStorage } from "../../../agent/storage.js";
 import { TrustedApp } from "../../../agent/trusted-app.js";
 import { VirtualHandsetDriver, type HandsetHooks, type VirtualHandset } from "../../handset.js";

@@ -2,7 +2,7 @@
 // and unauthorised owner and authority requests. The observer plays the attacker: it can read
 // and publish on any topic.
 import { createSign1, encodeDeterministic, generateEd25519, kidOfPublic, nodeSigner, ueidFromImei, fromHex } from "../../../attestation/index.js";
-import { deviceTopic } from "../../../agent/protocol.js";
+import { deviceTopic } from "../../../protocol/messages.js";
 import { buildRequest } from "../../../registry/request-codec.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";

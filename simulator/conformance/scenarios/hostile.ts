@@ -2,7 +2,7 @@
 // carry on (PROTOCOL §2).
 import { randomBytes } from "node:crypto";
 import { encodeDeterministic } from "../../../attestation/index.js";
-import { DEVICE_TOPICS, deviceTopic, encodeChallenge, MAX_PAYLOAD_BYTES } from "../../../agent/protocol.js";
+import { DEVICE_TOPICS, deviceTopic, encodeChallenge, MAX_PAYLOAD_BYTES } from "../../../protocol/messages.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import { accepted, claim, enrol, lockAndConfirm, staysStatus } from "../flows.js";

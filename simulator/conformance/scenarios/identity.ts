@@ -2,7 +2,7 @@
 // state in flash.
 import { createHash } from "node:crypto";
 import { createEndorsement, OemRoots, verifyEndorsement } from "../../../attestation/index.js";
-import { decodeAttestation, decodeHello } from "../../../agent/protocol.js";
+import { decodeAttestation, decodeHello } from "../../../protocol/messages.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import type { Handset } from "../target.js";

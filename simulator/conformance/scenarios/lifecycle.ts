@@ -2,7 +2,7 @@
 // reset while locked, and recovery by its owner.
 import { decodeSign1, kidOfPublic, NonceStore, OemRoots, toHex, verifyAttestation } from "../../../attestation/index.js";
 import { decodeTokenClaims } from "../../../attestation/eat/claims.js";
-import { decodeAttestation, decodeChallenge, decodeHello } from "../../../agent/protocol.js";
+import { decodeAttestation, decodeChallenge, decodeHello } from "../../../protocol/messages.js";
 import { ROGUE_OEM } from "../keys.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";

@@ -1,7 +1,7 @@
 // Freshness of attestations: the handset answers exactly the nonce asked; the registry accepts a
 // token only for a nonce it issued to that device, once (RFC 9711 §4.1, PROTOCOL §4.2-4.3).
 import { randomBytes } from "node:crypto";
-import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge, encodeHeartbeat } from "../../../agent/protocol.js";
+import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge, encodeHeartbeat } from "../../../protocol/messages.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import { enrol, staysStatus } from "../flows.js";

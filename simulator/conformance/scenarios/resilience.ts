@@ -2,7 +2,7 @@
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import { randomBytes } from "node:crypto";
-import { decodeResult, deviceTopic, encodeChallenge } from "../../../agent/protocol.js";
+import { decodeResult, deviceTopic, encodeChallenge } from "../../../protocol/messages.js";
 import { accepted, checkProof, claim, enrol, expectAllStatus, lockAndConfirm, nextCommand, result, screenNow, statusNow } from "../flows.js";
 import { CONTACT, MESSAGE } from "./lifecycle.js";
 import { pool } from "../../pool.js";

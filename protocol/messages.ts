@@ -1,4 +1,5 @@
-// The MQTT protocol of docs/PROTOCOL.md, version 1: topics (§3), the device <-> registry messages
+// The MQTT wire protocol of docs/PROTOCOL.md, version 1, shared by the agent, the registry and
+// the conformance suite: topics (§3), the device <-> registry messages
 // (§4) and a read-only peek into signed commands (§5). Both sides use this module: the agent
 // encodes hello/attestation/heartbeat/receipt/result and decodes challenges; a registry does the
 // reverse. Decoders take hostile bytes and throw only ProtocolError (code E_MESSAGE).
