@@ -377,16 +377,37 @@ test("agent: lock command -> receipt, TA, blob then counter, PUBACK, enforce, re
     assert.equal(dup.status, "SUCCEEDED");
     assert.equal(await dev.folder.readCounter(), counter);
     // a different command replaying seq 1 is refused by the TA
-    await peer.publish(deviceTopic(did, "command"), signCommand(keys.registry, { imei: dev.info.imei, did, seq: 1, action: 2 }));
+    const stale = signCommand(keys.registry, { imei: dev.info.imei, did, seq: 1, action: 2 });
+    await peer.publish(deviceTopic(did, "command"), stale);
     const replay = decodeResult((await peer.waitForCount("result", 3))[2]!.payload);
     assert.equal(replay.status, "REJECTED");
     assert.equal(replay.code, 7);
+    // the refusal carries the device's token for these very bytes, showing its state (PROTOCOL §4.6)
+    const refusalNonces = new NonceStore({ ttlMs: 60_000 });
+    refusalNonces.register(commandNonce(stale));
+    const refusal = verifyDeviceToken({ token: replay.token!, nonce: commandNonce(stale) }, { deviceKey: agent.devicePublic, imei: dev.info.imei }, { nonces: refusalNonces });
+    assert.ok(refusal.ok, "the REJECTED result's token verifies under the device key");
+    assert.equal(refusal.value.lockState, 2);
+    assert.equal(refusal.value.lastSeq, 1);
     assert.equal(handset.locked, true);
     // unlock with seq 2, through the retained desired state
-    await peer.publish(deviceTopic(did, "desired"), signCommand(keys.registry, { imei: dev.info.imei, did, seq: 2, action: 2 }), true);
+    const unlockCmd = signCommand(keys.registry, { imei: dev.info.imei, did, seq: 2, action: 2 });
+    await peer.publish(deviceTopic(did, "desired"), unlockCmd, true);
     const unlock = decodeResult((await peer.waitForCount("result", 4))[3]!.payload);
     assert.equal(unlock.status, "SUCCEEDED");
     assert.equal(unlock.code, 3);
+    assert.equal(handset.locked, false);
+    // A desired state that already holds (the same bytes again) or is older (seq 1) is not a job:
+    // no receipt, no result. The same bytes on .../command are the registry asking again: re-reported.
+    const receipts = peer.on("receipt").length;
+    await peer.publish(deviceTopic(did, "desired"), unlockCmd, true);
+    await peer.publish(deviceTopic(did, "desired"), cmd, true);
+    await peer.publish(deviceTopic(did, "command"), unlockCmd);
+    const again = await peer.waitForCount("result", 5);
+    assert.equal(decodeResult(again[4]!.payload).status, "SUCCEEDED");
+    assert.equal(decodeResult(again[4]!.payload).seq, 2);
+    assert.equal(peer.on("receipt").length, receipts + 1, "only the re-send on .../command was receipted");
+    assert.equal(peer.on("result").length, 5, "the desired duplicates were not answered");
     assert.equal(handset.locked, false);
   } finally {
     await agent.stop();
