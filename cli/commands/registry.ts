@@ -63,6 +63,7 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
   --mqtt-version    4 (MQTT 3.1.1, e.g. aedes; default) or 5 (e.g. Mosquitto)
   --name            registry name; its MQTT client id is at-r-<name> (default "registry")
   --share-group     MQTT 5 only: subscribe as $share/<GROUP>/... to split load across workers
+                    on one --db (each worker its own --name; docs/CONFORMANCE.md)
   --measurement     an accepted agent measurement (hex); others are flagged tampered
   --log             text (default) or json lines
   --federation-key  keep the tamper-evident ledger (docs/LEDGER.md) and federate: FILE holds the
