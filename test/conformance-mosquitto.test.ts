@@ -100,10 +100,10 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
       "conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5",
       "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--authority-key", f.authority.key,
       ...peers.flatMap((p) => ["--ledger-peer-key", p.keyPath]), "--federation-key", federationKey,
-      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,tampered-measurement,registry-restart,ledger-federation,ledger-hostile,ledger-fork,ledger-restart,ledger-audit",
+      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,forged-results,tampered-measurement,registry-restart,ledger-federation,ledger-hostile,ledger-fork,ledger-restart,ledger-audit",
     ]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests", "ledger-federation", "ledger-hostile", "ledger-fork"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
+    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests", "forged-results", "ledger-federation", "ledger-hostile", "ledger-fork"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
     // No accepted measurement and no restart command given: those scenarios cannot run; nor can
     // the storage attack on a registry whose database the suite cannot reach.
     assert.match(r.stdout, /tampered-measurement\s+SKIP/);

@@ -64,6 +64,7 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { id: "REQ-SEC-05", side: "registry", text: "Attested counters going backwards (a rollback that defeated the replay-protected counter) make the registry flag the device.", sources: ["PROTOCOL §6.1", "issue 4"] },
   { id: "REQ-SEC-06", side: "registry", text: "Owner and authority requests are accepted only when signed by the right party, fresh and not replayed; anything else is refused and changes nothing.", sources: ["RFC 9052 §4.4", "PROTOCOL §6.2"] },
   { id: "REQ-SEC-07", side: "both", text: "Hostile payloads (not CBOR, wrong shape, truncated, oversized) on any topic are dropped: no crash, no state change, the receiver carries on.", sources: ["PROTOCOL §2", "RFC 8949 §5 (well-formedness)"] },
+  { id: "REQ-SEC-08", side: "registry", text: "A command's job ends only on a result the device signed for that command: a SUCCEEDED or REJECTED without a token bound to the command bytes, or with another device's token, is refused; the command stays open and is delivered when the handset comes back.", sources: ["PROTOCOL §4.6", "RFC 9052 §4.4", "RFC 9711 §4.1", "AWS IoT Jobs (receipt vs. result)"] },
   // ---- ledger (issue 6, docs/LEDGER.md) -----------------------------------------------------
   ...(Object.keys(REQ_LG) as ReqLg[]).map((id): Requirement => ({ id, side: "registry", text: REQ_LG[id].text, sources: REQ_LG[id].source.split("; ") })),
 ];

@@ -75,6 +75,17 @@ export async function staysStatus(s: Session, req: string, imei: string, want: S
   } while (performance.now() < end);
 }
 
+/**
+ * The open command of `imei` in the registry's public device view (PROTOCOL §6.2:
+ * `devices[].pendingCommand`, null or absent when none; docs/CONFORMANCE.md lists what the suite
+ * reads beyond the standard interfaces), or undefined.
+ */
+export async function pendingCommand(s: Session, imei: string): Promise<unknown> {
+  const a = await s.http.device(imei);
+  const devices = Array.isArray(a.body.devices) ? (a.body.devices as Record<string, unknown>[]) : [];
+  return devices.map((d) => d.pendingCommand).find((p) => p !== null && p !== undefined);
+}
+
 /** Powers a handset on and waits until the registry answers WHITELISTED for it (enrolled). */
 export async function enrol(s: Session, h: Handset): Promise<void> {
   const mark = s.observer.mark;

@@ -38,6 +38,7 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "sealed-state", handsets: H.counterInFlash, violates: "REQ-SEC-04" },
   { scenario: "nonce", registry: R.ignoresNonces, violates: "REQ-AT-02" },
   { scenario: "forged-requests", registry: R.trustingGateway, violates: "REQ-SEC-06" },
+  { scenario: "forged-results", registry: R.endsJobOnAnyRejected, violates: "REQ-SEC-08" },
   { scenario: "hostile-payloads", handsets: H.crashesOnGarbage, violates: "REQ-SEC-07" },
   { scenario: "broker-restart", handsets: H.neverReconnects, violates: "REQ-RG-04" },
   { scenario: "registry-restart", registry: R.inMemory, violates: "REQ-RG-03" },

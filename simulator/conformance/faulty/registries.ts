@@ -10,6 +10,8 @@ import { parseRequest, buildRequest, type RequestType } from "../../../registry/
 import type { RegistryCustomizer } from "../../embedded.js";
 import type { Registry } from "../../../registry/registry.js";
 import type { Ledger } from "../../../registry/ledger/ledger.js";
+import { Store } from "../../../registry/store.js";
+import { decodeResult, parseDeviceTopic } from "../../../protocol/messages.js";
 import { ROGUE_OEM } from "../keys.js";
 
 /** Trusts the suite's well-known rogue OEM key (as if it pinned any OEM that asks). */
@@ -101,6 +103,48 @@ function lossyPublisher(name: string, dropEvery = 0): RegistryCustomizer {
 
 export const fireAndForget = lossyPublisher("a registry that sends each command once, QoS 0, not retained");
 export const shedsLoad = lossyPublisher("a registry that drops one command in five and never re-sends", 5);
+
+/**
+ * Checks tokens on SUCCEEDED only: any REJECTED for an open command ends its job, signed or not,
+ * so whoever can publish on a device's result topic cancels its lock (PROTOCOL §4.6 forbids it).
+ * Its MQTT client hears each result before the registry does and writes the refusal straight
+ * into the registry's database (a connection of its own, opened on the first result, closed with
+ * the client); the registry's own handler then drops the unsigned result, as it always does.
+ */
+export const endsJobOnAnyRejected: RegistryCustomizer = {
+  name: "a registry that ends a job on any REJECTED result, signed or not",
+  options(o) {
+    const path = o.db;
+    if (typeof path !== "string" || path === ":memory:") throw new TypeError("this negative control needs a registry database file");
+    const connect = o.mqtt!.factory ?? mqtt.connect;
+    return {
+      ...o,
+      mqtt: {
+        ...o.mqtt!,
+        factory: (url, options) => {
+          const client: MqttClient = connect(url, options);
+          let store: Store | undefined;
+          client.on("message", (topic, payload) => {
+            const t = parseDeviceTopic(topic);
+            if (t?.kind !== "result") return;
+            try {
+              const r = decodeResult(new Uint8Array(payload));
+              if (r.status !== "REJECTED") return;
+              store ??= Store.open(path);
+              const cmd = store.commands.get(t.did, r.seq);
+              if (!cmd || cmd.status === "SUCCEEDED" || cmd.status === "REJECTED") return;
+              store.commands.setResult(t.did, r.seq, { status: "REJECTED", code: r.code, error: r.error ?? null, token: r.token ?? null, at: Date.now() });
+            } catch {
+              // not a result: the registry's own handler refuses it
+            }
+          });
+          client.on("end", () => store?.close());
+          return client;
+        },
+      },
+    };
+  },
+};
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -1,14 +1,15 @@
-// Attacks through the protocol: forged, replayed and misdirected commands, and forged, replayed
-// and unauthorised owner and authority requests. The observer plays the attacker: it can read
-// and publish on any topic.
+// Attacks through the protocol: forged, replayed and misdirected commands, forged results of a
+// job, and forged, replayed and unauthorised owner and authority requests. The observer plays
+// the attacker: it can read and publish on any topic.
+import { randomBytes } from "node:crypto";
 import { createSign1, encodeDeterministic, generateEd25519, kidOfPublic, nodeSigner, ueidFromImei, fromHex } from "../../../attestation/index.js";
-import { deviceTopic } from "../../../protocol/messages.js";
+import { RESULT_CODE, commandNonce, decodeAttestation, deviceTopic, encodeChallenge, encodeResult, type Result } from "../../../protocol/messages.js";
 import { buildRequest } from "../../../registry/request-codec.js";
 import type { Scenario } from "../scenario.js";
-import type { Session } from "../session.js";
+import { sleep, type Session } from "../session.js";
 import type { Handset } from "../target.js";
 import {
-  accepted, claim, enrol, expectStatus, lockAndConfirm, nextCommand, refused, result, screenNow, staysStatus,
+  accepted, checkProof, claim, enrol, expectStatus, lockAndConfirm, nextCommand, pendingCommand, refused, result, screenNow, staysStatus, statusNow,
 } from "../flows.js";
 import { CONTACT, MESSAGE, stolen } from "./lifecycle.js";
 
@@ -121,5 +122,85 @@ export const forgedRequests: Scenario = {
     await accepted(s, "REQ-RG-02", authority, { type: "clear", imei: h.imei });
     await expectStatus(s, "REQ-RG-02", h.imei, "WHITELISTED");
     s.step("the authority's flag: only the authority cleared it");
+  },
+};
+
+/** ERR_CMD_SIGNATURE (docs/ABI.md): the refusal a forged REJECTED claims the Trusted App made. */
+const ERR_CMD_SIGNATURE = -35;
+
+export const forgedResults: Scenario = {
+  name: "forged-results",
+  title: "Forged job results",
+  reqs: ["REQ-SEC-08", "REQ-RG-05", "REQ-AT-06"],
+  description:
+    "An enrolled, claimed handset is off when its owner reports it stolen, so its lock stays pending. The attacker, who reads the command on the wire (its sequence number and its bytes), publishes results for it on the handset's result topic: (1) REJECTED without a token, (2) SUCCEEDED without a token, (3) SUCCEEDED and (4) REJECTED with a token of another enrolled handset - a locked one, attesting to exactly this command's nonce (SHA-512 of the command bytes), so only the signing key is wrong - and (5) REJECTED with garbage for a token. After each, once the registry has answered a later hello (so it has read the forgery), its public device view must still show the lock pending. Back on, the handset locks and its own signed SUCCEEDED settles the job.",
+  async run(s: Session) {
+    const h = await s.handset();
+    const other = await s.handset();
+    const m0 = s.observer.mark;
+    await enrol(s, h);
+    const hello = s.observer.of(h.did, "hello", m0)[0]!.payload;
+    const owner = s.owner();
+    await claim(s, h, owner);
+    // The other handset is locked, so its token shows what a genuine proof of a lock shows
+    // (lock state 2, its last sequence number at its lock's): only the signing key differs.
+    await stolen(s, other);
+
+    const m1 = s.observer.mark;
+    await h.powerOff(false);
+    await s.waitFor("REQ-LK-03", "the broker to publish the handset's Last Will (offline)", () =>
+      s.observer.of(h.did, "status", m1).some((m) => new TextDecoder().decode(m.payload) === "offline"),
+    );
+    const m2 = s.observer.mark;
+    await accepted(s, "REQ-LK-01", owner.signer, { type: "report-stolen", imei: h.imei, ...TEXT });
+    await statusNow(s, "REQ-NW-02", h.imei, "BLACKLISTED", "right after the stolen report, handset offline");
+    // The attacker reads the command like anyone subscribed to the device's topics.
+    const cmd = await nextCommand(s, "REQ-RG-05", h, m2, 1);
+    const seq = cmd.peek.seq;
+    s.check("REQ-RG-05", (await pendingCommand(s, h.imei)) !== undefined, "the registry shows no pending command for the offline handset");
+    s.step(`handset off, reported stolen: lock seq ${seq} pending`);
+
+    // Another enrolled handset's token for exactly this command's nonce (PROTOCOL §4.6): the
+    // attacker challenges it with that nonce, as the registry would challenge it.
+    const m3 = s.observer.mark;
+    await s.observer.publish(deviceTopic(other.did, "challenge"), encodeChallenge({ nonce: commandNonce(cmd.bytes) }));
+    const answer = await s.waitFor("REQ-AT-01", "the other handset's answer to a challenge", () => s.observer.of(other.did, "attestation", m3)[0]);
+    const foreign = decodeAttestation(answer.payload).token;
+
+    const locked = RESULT_CODE.FULL_LOCK_OK;
+    const failed = RESULT_CODE.FULL_LOCK_FAILED;
+    const forgeries: [string, Result][] = [
+      ["a REJECTED without a token", { seq, status: "REJECTED", code: failed, error: ERR_CMD_SIGNATURE }],
+      ["a SUCCEEDED without a token", { seq, status: "SUCCEEDED", code: locked }],
+      ["a SUCCEEDED with another handset's token for this command", { seq, status: "SUCCEEDED", code: locked, token: foreign }],
+      ["a REJECTED with another handset's token for this command", { seq, status: "REJECTED", code: failed, error: ERR_CMD_SIGNATURE, token: foreign }],
+      ["a REJECTED with garbage for a token", { seq, status: "REJECTED", code: failed, error: ERR_CMD_SIGNATURE, token: new Uint8Array(randomBytes(96)) }],
+    ];
+    for (const [what, forged] of forgeries) {
+      await s.observer.publish(deviceTopic(h.did, "result"), encodeResult(forged));
+      // Barrier: the registry answers a later hello (the handset's own, replayed) with a
+      // challenge only after it has read what came before it on the wire.
+      const m = s.observer.mark;
+      await s.observer.publish(deviceTopic(h.did, "hello"), hello);
+      await s.waitFor("REQ-SEC-08", `the registry's challenge answering a hello sent after ${what}`, () => s.observer.of(h.did, "challenge", m)[0]);
+      // REQ-SEC-08: the job did not end; the lock is still open (and so still re-sent).
+      const end = performance.now() + 50;
+      do {
+        s.check("REQ-SEC-08", (await pendingCommand(s, h.imei)) !== undefined, `after ${what} on its result topic, the registry shows no pending command: the lock (seq ${seq}) was settled by a result the handset never signed`);
+        await sleep(10);
+      } while (performance.now() < end);
+      s.step(`${what}: the lock is still pending`);
+    }
+    await statusNow(s, "REQ-NW-02", h.imei, "BLACKLISTED", "after the forged results");
+
+    // Back on, the handset gets the lock that stayed open, and its own proof settles it.
+    const back = s.observer.mark;
+    await h.powerOn();
+    const r = await result(s, "REQ-SEC-08", h, seq, back);
+    s.check("REQ-SEC-08", r.status === "SUCCEEDED" && r.code === locked, `the lock's result after reconnecting is ${r.status} code ${r.code}, expected SUCCEEDED code 2`);
+    checkProof(s, h, r, cmd.bytes, 2);
+    screenNow(s, "REQ-SEC-08", h, true, "after reconnecting");
+    await s.waitFor("REQ-RG-05", "the registry to settle the lock on the handset's signed SUCCEEDED", async () => (await pendingCommand(s, h.imei)) === undefined);
+    s.step("back on: locked, and the handset's signed SUCCEEDED settled the job");
   },
 };

@@ -4,7 +4,7 @@
 import type { Scenario } from "../scenario.js";
 import { enrolment, factoryReset, offlineTheft, ownerFound, rebootLocked, theftLock } from "./lifecycle.js";
 import { clone, sealedState, secondEndorsement, tamperedMeasurement } from "./identity.js";
-import { forgedCommands, forgedRequests } from "./attacks.js";
+import { forgedCommands, forgedRequests, forgedResults } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
@@ -24,6 +24,7 @@ export const SCENARIOS: readonly Scenario[] = [
   sealedState,
   nonce,
   forgedRequests,
+  forgedResults,
   hostilePayloads,
   brokerRestart,
   registryRestart,

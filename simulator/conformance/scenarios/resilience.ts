@@ -3,7 +3,7 @@ import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import { randomBytes } from "node:crypto";
 import { decodeResult, deviceTopic, encodeChallenge } from "../../../protocol/messages.js";
-import { accepted, checkProof, claim, enrol, expectAllStatus, lockAndConfirm, nextCommand, result, screenNow, statusNow } from "../flows.js";
+import { accepted, checkProof, claim, enrol, expectAllStatus, lockAndConfirm, nextCommand, pendingCommand, result, screenNow, statusNow } from "../flows.js";
 import { CONTACT, MESSAGE } from "./lifecycle.js";
 import { pool } from "../../pool.js";
 import { MAX_BATCH_IMEIS } from "../../../registry/request-codec.js";
@@ -41,13 +41,6 @@ export const brokerRestart: Scenario = {
   },
 };
 
-/** The registry's public view of an IMEI (PROTOCOL §6.2; fields listed in docs/CONFORMANCE.md). */
-async function pending(s: Session, imei: string): Promise<unknown> {
-  const a = await s.http.device(imei);
-  const devices = Array.isArray(a.body.devices) ? (a.body.devices as Record<string, unknown>[]) : [];
-  return devices.map((d) => d.pendingCommand).find((p) => p !== null && p !== undefined);
-}
-
 export const registryRestart: Scenario = {
   name: "registry-restart",
   title: "Registry restart mid-run",
@@ -65,18 +58,18 @@ export const registryRestart: Scenario = {
     await accepted(s, "REQ-LK-01", owner.signer, { type: "report-stolen", imei: h.imei, ...TEXT });
     const cmd = await nextCommand(s, "REQ-RG-05", h, mark, 1);
     await statusNow(s, "REQ-NW-02", h.imei, "BLACKLISTED", "after the report");
-    s.check("REQ-RG-05", (await pending(s, h.imei)) !== undefined, "the registry shows no pending command for the offline handset");
+    s.check("REQ-RG-05", (await pendingCommand(s, h.imei)) !== undefined, "the registry shows no pending command for the offline handset");
     await s.target.restartRegistry!();
     s.step("registry restarted with a flag and a pending lock");
     await statusNow(s, "REQ-RG-03", h.imei, "BLACKLISTED", "after the registry restart");
-    s.check("REQ-RG-03", (await pending(s, h.imei)) !== undefined, "the pending lock was lost in the restart");
+    s.check("REQ-RG-03", (await pendingCommand(s, h.imei)) !== undefined, "the pending lock was lost in the restart");
     const back = s.observer.mark;
     await h.powerOn();
     const r = await result(s, "REQ-RG-03", h, cmd.peek.seq, back);
     s.check("REQ-RG-03", r.status === "SUCCEEDED", `the lock's result is ${r.status}`);
     checkProof(s, h, r, cmd.bytes, 2);
     screenNow(s, "REQ-RG-03", h, true, "after reconnecting");
-    await s.waitFor("REQ-RG-05", "the restarted registry to settle the command issued before the restart", async () => (await pending(s, h.imei)) === undefined);
+    await s.waitFor("REQ-RG-05", "the restarted registry to settle the command issued before the restart", async () => (await pendingCommand(s, h.imei)) === undefined);
     s.step("handset locked; the restarted registry settled the lock");
   },
 };
