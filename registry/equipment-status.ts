@@ -8,16 +8,38 @@
 // - else WHITELISTED. An IMEI never enrolled has no status (404 ERROR_EQUIPMENT_UNKNOWN).
 // Flags other registries of the federation published (docs/LEDGER.md) count like local ones, so
 // a device reported stolen at another operator's registry is BLACKLISTED here too, known or not.
+// A flag covers the whole device: a peer's flag on any IMEI bound to a device (a dual-IMEI
+// handset's IMEI 1, say) counts for every IMEI bound to it (devicePeerFlags).
 import { imeiFromTacSnr, isValidImei, parsePei } from "../attestation/index.js";
-import type { Store, Flag } from "./store.js";
+import type { Store, Flag, PeerFlag } from "./store.js";
 import { isBlacklistKind } from "./store.js";
 import { openCommand, ACTION_NAMES } from "./commands.js";
 
 export type EquipmentStatus = "WHITELISTED" | "BLACKLISTED" | "GREYLISTED";
 
+/**
+ * The peer flags that stand for `imei`: those published for it, and those published for any
+ * other IMEI bound to a device this IMEI is bound to (docs/LEDGER.md §5, PROTOCOL.md §6.3).
+ */
+export function devicePeerFlags(store: Store, imei: string): PeerFlag[] {
+  const imeis = new Set<string>([imei]);
+  for (const did of store.imeis.didsFor(imei)) for (const b of store.imeis.of(did)) imeis.add(b.imei);
+  const seen = new Set<string>();
+  const out: PeerFlag[] = [];
+  for (const i of imeis) {
+    for (const f of store.peerFlags(i)) {
+      const k = `${f.log}/${f.seq}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(f);
+    }
+  }
+  return out;
+}
+
 export function equipmentStatus(store: Store, imei: string): EquipmentStatus | undefined {
   const dids = store.imeis.didsFor(imei);
-  const peers = store.peerFlags(imei);
+  const peers = devicePeerFlags(store, imei);
   if (dids.length === 0 && peers.length === 0) return undefined;
   let black = peers.some((f) => isBlacklistKind(f.kind));
   let grey = dids.length > 1 || peers.some((f) => !isBlacklistKind(f.kind));
@@ -85,6 +107,6 @@ export function publicDeviceView(store: Store, imei: string): Record<string, unk
       pendingCommand: pending ? { seq: pending.seq, action: ACTION_NAMES[pending.action], status: pending.status, issuedAt: iso(pending.createdAt) } : null,
     };
   });
-  const peers = store.peerFlags(imei).map((f) => ({ kind: f.kind, registry: f.registry, log: f.log, at: iso(f.at) }));
+  const peers = devicePeerFlags(store, imei).map((f) => ({ kind: f.kind, registry: f.registry, log: f.log, at: iso(f.at) }));
   return { imei, status, devices, ...(peers.length > 0 ? { peerFlags: peers } : {}) };
 }

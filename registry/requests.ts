@@ -22,7 +22,7 @@ import type { Context, Publication } from "./context.js";
 import { clearFlag, partyName, raiseFlag, sameParty } from "./flagging.js";
 import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
 import { claimNonce, verifyBoundToken } from "./device-proof.js";
-import { equipmentStatus } from "./equipment-status.js";
+import { devicePeerFlags, equipmentStatus } from "./equipment-status.js";
 import { ACTION } from "../protocol/messages.js";
 
 export interface RequestResponse {
@@ -172,14 +172,14 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       const active = store.flags.active(did);
       if (active.some((f) => f.kind === "clone")) throw new RegistryError("E_CLONE_SUSPECT");
       if (active.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged (${active.map((f) => f.kind).join(", ")})`);
-      const federated = store.peerFlags(r.imei); // docs/LEDGER.md §5: a peer's flag counts as ours
+      const federated = devicePeerFlags(store, r.imei); // docs/LEDGER.md §5: a peer's flag counts as ours
       if (federated.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged by ${peerNames(federated)}`);
       store.owners.set(did, r.kid, r.key!, now, "claim");
       store.events.append({ at: now, type: "claimed", did, imei: r.imei, party: who, detail: {} });
       break;
     }
     case "transfer": {
-      if (store.peerFlags(r.imei).some((f) => isBlacklistKind(f.kind))) throw new RegistryError("E_FLAGGED", "a device flagged by another registry cannot change hands");
+      if (devicePeerFlags(store, r.imei).some((f) => isBlacklistKind(f.kind))) throw new RegistryError("E_FLAGGED", "a device flagged by another registry cannot change hands");
       for (const did of ownedDids(ctx, r)) {
         const active = store.flags.active(did).filter((f) => isBlacklistKind(f.kind));
         if (active.length > 0) throw new RegistryError("E_FLAGGED", "a flagged device cannot change hands");
@@ -202,7 +202,7 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
     }
     case "found": {
       const dids = ownedDids(ctx, r);
-      const federated = store.peerFlags(r.imei).filter((f) => isBlacklistKind(f.kind));
+      const federated = devicePeerFlags(store, r.imei).filter((f) => isBlacklistKind(f.kind));
       if (federated.length > 0) throw new RegistryError("E_FLAGGED_BY_OTHER", `flag(s) raised at ${peerNames(federated)} still stand; only that registry can clear them`);
       for (const did of dids) {
         const others = store.flags.active(did).filter((f) => isBlacklistKind(f.kind) && !sameParty(f.raisedBy, party));
@@ -250,7 +250,7 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
     }
     case "clear": {
       // Only the originating registry can clear a peer's flag (docs/LEDGER.md §5).
-      const federated = store.peerFlags(r.imei);
+      const federated = devicePeerFlags(store, r.imei);
       const notOurs = (): RegistryError => new RegistryError("E_NOT_FLAGGING_PARTY", `the flag was raised at ${peerNames(federated)}; only that registry can clear it`);
       const dids = party.role === "owner" ? ownedDids(ctx, r) : store.imeis.didsFor(r.imei);
       if (dids.length === 0) throw federated.length > 0 ? notOurs() : new RegistryError("E_UNKNOWN_DEVICE");
