@@ -269,7 +269,14 @@ export class Agent {
       this.#log.log("error", "command.failed", { source, seq: peek.seq, error: errText(outcome.error) });
       // Keep the platform in line with the state that counts (storage's, after a reboot).
       await enforce(this.#o.enforcer, this.#session.view()).catch((e) => this.#log.log("error", "agent.enforce_failed", { error: errText(e) }));
-      this.#sendResult({ seq: peek.seq, status: "FAILED", code: resultCode(peek.action, false) });
+      // The registry counts a FAILED only with the device's token bound to the command (PROTOCOL §4.6).
+      let token: Uint8Array | undefined;
+      try {
+        token = this.#session.attest(nonce, this.#o.measurement);
+      } catch (e) {
+        this.#log.log("warn", "command.failed-no-token", { seq: peek.seq, error: errText(e) });
+      }
+      this.#sendResult({ seq: peek.seq, status: "FAILED", code: resultCode(peek.action, false), ...(token ? { token } : {}) });
       return;
     }
     // Accepted and persisted (blob, then counter): now the broker may drop its copy.

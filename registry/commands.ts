@@ -7,6 +7,7 @@ import { createSign1, encodeDeterministic, fromHex, ueidFromImei } from "../atte
 import { ACTION, decodeReceipt, decodeResult, deviceTopic, resultCode } from "../protocol/messages.js";
 import { RegistryError } from "./errors.js";
 import type { CommandRow, Action, Store } from "./store.js";
+import { OPEN_STATUSES } from "./store.js";
 import type { Context, Publication } from "./context.js";
 import type { SigningKey } from "./keys.js";
 import { commandNonce, verifyBoundToken } from "./device-proof.js";
@@ -100,6 +101,8 @@ export function issueCommand(
   return { row, pubs: commandPublications(ctx, row) };
 }
 
+const isOpen = (c: CommandRow): boolean => (OPEN_STATUSES as readonly string[]).includes(c.status);
+
 /** The device's newest command when it still waits for a successful result. */
 export function openCommand(store: Store, did: string): CommandRow | undefined {
   const c = store.commands.latest(did);
@@ -150,7 +153,10 @@ export async function handleReceipt(ctx: Context, did: string, payload: Uint8Arr
  * §4.6: the final outcome. SUCCEEDED counts only with a token, signed by the enrolled device
  * key, whose nonce is SHA-512(command bytes)[0..32] and whose state is what the command asked
  * for; anything else is logged and dropped (the command stays open and keeps being re-sent).
- * A token on FAILED / REJECTED must verify too. Duplicate results change nothing.
+ * FAILED and REJECTED need the same proof (a token bound to the command): without one, anyone
+ * able to publish on the device's result topic could move the job. A result only moves an open
+ * job (QUEUED, SENT, IN_PROGRESS, FAILED): a job that ended - SUCCEEDED, REJECTED or SUPERSEDED -
+ * is never reopened by a later message, genuine or replayed.
  */
 export async function handleResult(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const r = decodeResult(payload);
@@ -158,7 +164,8 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
   const cmd = store.commands.get(did, r.seq);
   const dev = store.devices.get(did);
   if (!cmd || !dev) return drop(ctx, did, r.seq, "no such command");
-  if (cmd.status === "SUCCEEDED") return void ctx.log.log("debug", "command.result-duplicate", { did, seq: r.seq });
+  if (cmd.status === "SUCCEEDED" && r.status === "SUCCEEDED") return void ctx.log.log("debug", "command.result-duplicate", { did, seq: r.seq });
+  if (!isOpen(cmd)) return drop(ctx, did, r.seq, `the job has ended (${cmd.status})`);
   let tokenState: { lockState: number; lastSeq: number; bootcount: number | null; tampered: boolean; measurement: Uint8Array | null } | undefined;
   if (r.token !== undefined) {
     const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(store, did) }, r.token, commandNonce(cmd.cose));
@@ -168,9 +175,9 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
   }
   // An unauthenticated REJECTED would end the job (no more re-sends): anyone able to publish on
   // the device's result topic could cancel a lock that way. It counts only with the device's token.
-  if (r.status === "REJECTED" && !tokenState) return drop(ctx, did, r.seq, "REJECTED without a token");
+  // The same holds for FAILED (PROTOCOL §4.6): every result needs the device's token.
+  if (!tokenState) return drop(ctx, did, r.seq, `${r.status} without a token`);
   if (r.status === "SUCCEEDED") {
-    if (!tokenState) return drop(ctx, did, r.seq, "SUCCEEDED without a token");
     if (r.code !== resultCode(cmd.action, true)) return drop(ctx, did, r.seq, `code ${r.code} does not match action ${cmd.action}`);
     const want = cmd.action === ACTION.LOCK ? 2 : cmd.action === ACTION.UNLOCK ? 0 : tokenState.lockState;
     if (tokenState.tampered || tokenState.lockState !== want || tokenState.lastSeq < cmd.seq) {
@@ -181,7 +188,7 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
   const pubs = await ctx.gc.run((): Publication[] => {
     const at = ctx.clock.now();
     const now = store.commands.get(did, r.seq)!;
-    if (now.status === "SUCCEEDED") return [];
+    if (!isOpen(now)) return [];
     store.commands.setResult(did, r.seq, { status: r.status, code: r.code, error: r.error ?? null, token: r.token ?? null, at });
     const d = store.devices.get(did)!;
     if (t && !t.tampered && t.lastSeq >= d.lastSeq) {
