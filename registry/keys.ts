@@ -11,6 +11,7 @@ import {
 } from "../attestation/index.js";
 import { toRawPublic } from "../attestation/cose/key.js";
 import { RegistryError } from "./errors.js";
+import { ed25519KeyProblem, KEY_PROBLEM_TEXT } from "./key-validity.js";
 
 /** A signing identity: the Signer handle plus the public identifiers derived from it. */
 export interface SigningKey {
@@ -48,11 +49,20 @@ export function loadPublicKey(path: string): Uint8Array {
   } catch (e) {
     throw new RegistryError("E_CONFIG", `cannot read public key file ${path}: ${(e as Error).message}`);
   }
+  let raw: Uint8Array;
   try {
-    return toRawPublic(pem);
+    raw = toRawPublic(pem);
   } catch (e) {
     throw new RegistryError("E_CONFIG", `${path} is not an Ed25519 public key in SPKI PEM (${(e as Error).message})`);
   }
+  return acceptablePublicKey(raw, path);
+}
+
+/** `raw` when it is an acceptable Ed25519 public key (key-validity.ts); E_CONFIG naming `what` otherwise. */
+export function acceptablePublicKey(raw: Uint8Array, what: string): Uint8Array {
+  const problem = ed25519KeyProblem(raw);
+  if (problem) throw new RegistryError("E_CONFIG", `${what}: the key ${KEY_PROBLEM_TEXT[problem]}`);
+  return raw;
 }
 
 /** The .pub path that goes with a .key path ("registry.key" -> "registry.pub"). */
@@ -88,7 +98,7 @@ export class KeySet {
 
   constructor(keys: readonly (Uint8Array | KeyObject | string)[] = []) {
     for (const k of keys) {
-      const raw = toRawPublic(k);
+      const raw = acceptablePublicKey(toRawPublic(k), "a pinned authority key");
       const kid = kidOfPublic(raw);
       this.#byKid.set(toHex(kid), { publicKey: raw, key: publicKeyFromRaw(raw), coseKey: coseKeyFromPublic(raw), kid });
     }

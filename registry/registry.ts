@@ -8,7 +8,8 @@ import { silentLogger, type Logger } from "../agent/log.js";
 import { ProtocolError, type DeviceTopicKind } from "../protocol/messages.js";
 import { Store } from "./store.js";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.js";
-import { KeySet, type SigningKey } from "./keys.js";
+import { KeySet, acceptablePublicKey, type SigningKey } from "./keys.js";
+import { toRawPublic } from "../attestation/cose/key.js";
 import { Challenges } from "./challenges.js";
 import type { Clock, Context, Publication } from "./context.js";
 import { MqttService, type MqttFactory } from "./mqtt-service.js";
@@ -69,6 +70,9 @@ export class Registry {
   #stopped = false;
 
   constructor(o: RegistryOptions) {
+    // Keys first (E_CONFIG), before anything is opened: small-order or off-curve keys are refused.
+    if (!(o.oemRoots instanceof OemRoots)) for (const k of o.oemRoots) acceptablePublicKey(toRawPublic(k), "a pinned OEM root");
+    const authorities = new KeySet(o.authorities ?? []);
     this.#o = o;
     const clock = o.clock ?? { now: () => Date.now() };
     const log = o.log ?? silentLogger;
@@ -105,7 +109,7 @@ export class Registry {
       log,
       registryKey: o.registryKey,
       oemRoots: o.oemRoots instanceof OemRoots ? o.oemRoots : new OemRoots([...o.oemRoots]),
-      authorities: new KeySet(o.authorities ?? []),
+      authorities,
       challenges: new Challenges(this.store, { worker: o.mqtt?.name ?? "registry", ttlMs: o.challengeTtlMs ?? 60_000, now: () => clock.now() }),
       startedAt: clock.now(),
       policy: {

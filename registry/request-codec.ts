@@ -11,6 +11,7 @@ import { isCborMap, type CborValue } from "../attestation/cbor/value.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError } from "./errors.js";
 import { checkCommandText } from "./commands.js";
+import { ed25519KeyProblem, KEY_PROBLEM_TEXT } from "./key-validity.js";
 
 export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear"] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
@@ -63,7 +64,7 @@ function bad(msg: string): never {
   throw new RegistryError("E_BAD_REQUEST", msg);
 }
 
-/** A COSE_Key byte string in its one canonical form {1: 1, -1: 6, -2: x}. */
+/** A COSE_Key byte string in its one canonical form {1: 1, -1: 6, -2: x}, x a valid key (key-validity.ts). */
 export function checkCoseKey(b: Uint8Array, what: string): Uint8Array {
   let x: Uint8Array;
   try {
@@ -72,10 +73,12 @@ export function checkCoseKey(b: Uint8Array, what: string): Uint8Array {
     return bad(`${what} is not an Ed25519 COSE_Key (${(e as Error).message})`);
   }
   if (!equalBytes(coseKeyFromPublic(x), b)) bad(`${what} is not the deterministic COSE_Key encoding`);
+  const problem = ed25519KeyProblem(x); // a small-order key would let anyone sign as its holder
+  if (problem) throw new RegistryError("E_BAD_KEY", `${what} ${KEY_PROBLEM_TEXT[problem]}`);
   return x;
 }
 
-/** Parses a request body. Throws RegistryError E_BAD_REQUEST / E_TOO_LARGE, nothing else. */
+/** Parses a request body. Throws RegistryError E_BAD_REQUEST / E_TOO_LARGE / E_BAD_KEY, nothing else. */
 export function parseRequest(bytes: Uint8Array): ParsedRequest {
   if (!(bytes instanceof Uint8Array)) bad("the body must be bytes");
   if (bytes.length > MAX_REQUEST_BYTES) throw new RegistryError("E_TOO_LARGE");
