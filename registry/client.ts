@@ -1,7 +1,8 @@
 // A small HTTP client for a registry (PROTOCOL.md §6.2, §6.3): used by the owner and authority
 // CLI, and usable by tests and conformance suites that drive a registry only through the protocol.
 import { RegistryError } from "./errors.js";
-import { REQUESTS_PATH, DEVICES_PREFIX, EIR_PATH } from "./paths.js";
+import { REQUESTS_PATH, DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH } from "./paths.js";
+import { fromHex } from "../attestation/index.js";
 
 export interface HttpAnswer<T = Record<string, unknown>> {
   readonly status: number;
@@ -41,6 +42,24 @@ export class RegistryClient {
   /** POSTs a signed request (COSE_Sign1 bytes). */
   send(request: Uint8Array): Promise<HttpAnswer> {
     return this.#fetch(REQUESTS_PATH, { method: "POST", body: Buffer.from(request), headers: { "content-type": "application/cose" } });
+  }
+
+  #audience: Promise<Uint8Array> | undefined;
+
+  /**
+   * The kid of the registry's command key, the "aud" its requests must carry (PROTOCOL.md §6.2),
+   * read once from GET /antitheft/v1/registry.
+   */
+  audience(): Promise<Uint8Array> {
+    this.#audience ??= this.#fetch(IDENTITY_PATH).then((a) => {
+      const kid = a.body.kid;
+      if (a.status !== 200 || typeof kid !== "string" || !/^[0-9a-f]{32}$/.test(kid)) {
+        this.#audience = undefined;
+        throw new RegistryError("E_CONFIG", `the registry at ${this.base} did not tell its identity (HTTP ${a.status})`);
+      }
+      return fromHex(kid);
+    });
+    return this.#audience;
   }
 
   /** The public view of an IMEI. */

@@ -32,7 +32,7 @@ export const REGISTRY_ERRORS = {
   E_INTERNAL: { status: 500, text: "an unexpected internal failure" },
   // abuse resistance
   E_BAD_KEY: { status: 400, text: "the key is not an acceptable Ed25519 public key (off the curve, non-canonical, or of small or mixed order)" },
-  E_AUDIENCE: { status: 421, text: "the request is addressed to another registry (its \"aud\" is not this registry's kid)" },
+  E_AUDIENCE: { status: 403, text: "the request is addressed to another registry (its \"aud\" is not this registry's kid)" },
   E_RATE_LIMITED: { status: 429, text: "too many requests from this signer; retry later" },
 } as const;
 

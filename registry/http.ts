@@ -2,19 +2,20 @@
 //   GET  /n5g-eir-eic/v1/equipment-status?pei=imei-<15>|imeisv-<16>   3GPP TS 29.511 §5.2.2.2
 //   POST /antitheft/v1/requests          (application/cose)           PROTOCOL.md §6.2
 //   GET  /antitheft/v1/devices/imei-<15>                              PROTOCOL.md §6.2
+//   GET  /antitheft/v1/registry          (its kid: the requests' "aud") PROTOCOL.md §6.2
 // EIR errors are TS 29.571 ProblemDetails (application/problem+json); antitheft errors are
 // {"ok": false, "code", "message"}. Nothing unknown or inconsistent is ever answered as an allow:
 // an internal failure is a 500, never a WHITELISTED.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { isValidImei } from "../attestation/index.js";
+import { isValidImei, toHex } from "../attestation/index.js";
 import { RegistryError, asRegistryError } from "./errors.js";
 import type { Context } from "./context.js";
 import { equipmentStatus, imeiOfPei, publicDeviceView } from "./equipment-status.js";
 import { handleRequest } from "./requests.js";
 import { MAX_REQUEST_BYTES } from "./request-codec.js";
 
-import { DEVICES_PREFIX, EIR_PATH, REQUESTS_PATH } from "./paths.js";
+import { DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH, REQUESTS_PATH } from "./paths.js";
 import { LEDGER_PREFIX, ledgerResource } from "./ledger/http.js";
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
@@ -84,6 +85,11 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): P
     if (type !== "application/cose") throw new RegistryError("E_MEDIA_TYPE");
     const body = await readBody(req, MAX_REQUEST_BYTES);
     return send(res, 200, await handleRequest(ctx, body));
+  }
+  if (url.pathname === IDENTITY_PATH) {
+    if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
+    // PROTOCOL.md §6.2: the audience requests name (the command key's kid), and the key itself.
+    return send(res, 200, { ok: true, kid: toHex(ctx.registryKey.kid), publicKey: toHex(ctx.registryKey.publicKey) });
   }
   if (url.pathname.startsWith(DEVICES_PREFIX)) {
     if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");

@@ -2,3 +2,5 @@
 export const EIR_PATH = "/n5g-eir-eic/v1/equipment-status"; // 3GPP TS 29.511 §5.2.2.2
 export const REQUESTS_PATH = "/antitheft/v1/requests";
 export const DEVICES_PREFIX = "/antitheft/v1/devices/";
+/** The registry's public identity: the kid and key that requests name as their "aud". */
+export const IDENTITY_PATH = "/antitheft/v1/registry";

@@ -44,6 +44,8 @@ export interface RequestFields {
   readonly id: Uint8Array;
   /** Seconds since the epoch. */
   readonly ts: number;
+  /** The registry the request is for: the kid of its command key (absent: refused, E_AUDIENCE). */
+  readonly aud?: Uint8Array;
   /** claim: the owner's COSE_Key; transfer: the new owner's COSE_Key. */
   readonly key?: Uint8Array;
   /** claim: the device's attestation for claimNonce(key). */
@@ -98,7 +100,7 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   const type = p.get("type");
   if (typeof type !== "string" || !(REQUEST_TYPES as readonly string[]).includes(type)) bad(`"type" must be one of ${REQUEST_TYPES.join(", ")}`);
   const shape = SHAPE[type as RequestType];
-  const known = new Set<string>(["v", "type", "imei", "id", "ts", ...shape.required, ...shape.optional]);
+  const known = new Set<string>(["v", "type", "imei", "id", "ts", "aud", ...shape.required, ...shape.optional]);
   for (const k of p.keys()) if (!known.has(k as string)) bad(`"${String(k)}" is not a field of a ${type} request`);
   for (const k of shape.required) if (!p.has(k)) bad(`a ${type} request needs "${k}"`);
   let imei = p.get("imei");
@@ -112,7 +114,9 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   if (!(id instanceof Uint8Array) || id.length !== REQUEST_ID_BYTES) bad(`"id" must be a ${REQUEST_ID_BYTES}-byte byte string`);
   const ts = p.get("ts");
   if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) bad(`"ts" must be an unsigned integer (seconds)`);
-  const out: Record<string, unknown> = { type, imei, id, ts, kid, sign1: s, ...(imeis ? { imeis } : {}) };
+  const aud = p.get("aud");
+  if (aud !== undefined && !(aud instanceof Uint8Array && aud.length === 16)) bad(`"aud" must be the 16-byte kid of the registry's key`);
+  const out: Record<string, unknown> = { type, imei, id, ts, kid, sign1: s, ...(imeis ? { imeis } : {}), ...(aud ? { aud } : {}) };
   for (const f of ["key", "proof"] as const) {
     if (!p.has(f)) continue;
     const v = p.get(f);
@@ -159,14 +163,19 @@ export interface RequestInput {
   readonly ts?: number;
 }
 
-/** Builds and signs a request (tag 18 COSE_Sign1, kid of the signer in the unprotected header). */
-export function buildRequest(signer: Signer, r: RequestInput): Uint8Array {
+/**
+ * Builds and signs a request (tag 18 COSE_Sign1, kid of the signer in the unprotected header)
+ * for the registry whose command key has kid `aud` (GET /antitheft/v1/registry tells it): any
+ * other registry refuses it (E_AUDIENCE). `null` leaves "aud" out - only to show it is refused.
+ */
+export function buildRequest(signer: Signer, r: RequestInput, aud: Uint8Array | null): Uint8Array {
   const m = new Map<string, unknown>([
     ["v", 1],
     ["type", r.type],
     ...(r.type === "flag-batch" ? [["imeis", [...(r.imeis ?? [])]] as [string, unknown]] : [["imei", r.imei] as [string, unknown]]),
     ["id", r.id ?? new Uint8Array(randomBytes(REQUEST_ID_BYTES))],
     ["ts", r.ts ?? Math.floor(Date.now() / 1000)],
+    ...(aud === null ? [] : [["aud", aud] as [string, unknown]]),
   ]);
   for (const f of ["key", "proof", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
   return createSign1(encodeDeterministic(m), signer, { cwtTag: false });

@@ -1,7 +1,7 @@
 // Owner and authority requests (PROTOCOL.md §6.2). Order of checks, each refusal a
 // RegistryError with a stable code, logged, and changing nothing:
-//  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE;
-//  2. signer: claim -> the key in the request (kid must match); flag, flag-batch -> a pinned authority;
+//  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE, E_BAD_KEY (a key of small order...);
+//  2. audience: "aud" is this registry's kid (E_AUDIENCE); signer: claim -> the key in the request (kid must match); flag, flag-batch -> a pinned authority;
 //     clear -> a pinned authority or the current owner; others -> the device's current owner
 //     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
 //  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
@@ -69,6 +69,10 @@ function rawOfCoseKey(coseKey: Uint8Array): Uint8Array {
 
 /** Steps 2..4 (outside the transaction: they read, and they cost CPU). */
 function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
+  // The audience first: a request signed for another registry is not ours to judge (§6.2 "aud").
+  if (!r.aud || !equalBytes(r.aud, ctx.registryKey.kid)) {
+    throw new RegistryError("E_AUDIENCE", r.aud ? `the request is for the registry with kid ${toHex(r.aud)}, not this one` : `the request names no audience ("aud")`);
+  }
   let key: Uint8Array | KeyObject;
   let party: Party;
   const owner = (): Uint8Array => {

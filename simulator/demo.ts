@@ -257,7 +257,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     // ---- the owner claims handset-2 ------------------------------------------------------------
     const alice = signingKey(generateEd25519().privateKey);
     const send = async (r: RequestInput) => {
-      const a = await http.send(buildRequest(alice.signer, r));
+      const a = await http.send(buildRequest(alice.signer, r, registryKey.kid));
       if (a.status !== 200 || a.body.ok !== true) throw new DemoError(`${r.type} refused: HTTP ${a.status} ${JSON.stringify(a.body)}`);
       return a.body as { status: string; commands: { seq: number; action: string }[] };
     };

@@ -96,7 +96,7 @@ for (const bc of BROKER_CASES) {
       assert.equal(claim.status, 200, JSON.stringify(claim.body));
       assert.equal((await view(hs)).claimed, true);
 
-      aliceReport = buildRequest(alice.key.signer, { type: "report-stolen", imei: hs.imei, message: STOLEN_MESSAGE, contact: CONTACT });
+      aliceReport = buildRequest(alice.key.signer, { type: "report-stolen", imei: hs.imei, message: STOLEN_MESSAGE, contact: CONTACT }, registry.audience);
       const r = await registry.client.send(aliceReport);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(r.body.status, "BLACKLISTED");
@@ -263,7 +263,7 @@ for (const bc of BROKER_CASES) {
     test("an unsigned owner request, a replayed one and ones signed by a non-owner are refused, change nothing, and are logged", async (t) => {
       if (!ready(t)) return;
       const hs = h(1);
-      const signed = buildRequest(alice.key.signer, { type: "report-stolen", imei: hs.imei, message: "unsigned" });
+      const signed = buildRequest(alice.key.signer, { type: "report-stolen", imei: hs.imei, message: "unsigned" }, registry.audience);
       const unsigned = new Uint8Array(signed);
       unsigned.fill(0, unsigned.length - 64); // the signature is the last 64 bytes
       const bare = encodeDeterministic(new Map<string, unknown>([["v", 1], ["type", "report-stolen"], ["imei", hs.imei], ["id", new Uint8Array(16)], ["ts", Math.floor(Date.now() / 1000)]]));
@@ -271,10 +271,10 @@ for (const bc of BROKER_CASES) {
         { what: "a report whose signature is zeroed", body: unsigned, status: 403, code: "E_BAD_SIGNATURE" },
         { what: "a bare CBOR map, no COSE_Sign1 at all", body: bare, status: 400, code: "E_BAD_REQUEST" },
         { what: "alice's report-stolen replayed", body: aliceReport!, status: 409, code: "E_REPLAY" },
-        { what: "a report-stolen signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "report-stolen", imei: hs.imei, message: "mine now" }), status: 403, code: "E_NOT_OWNER" },
-        { what: "a transfer signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "transfer", imei: hs.imei, key: mallory.key.coseKey }), status: 403, code: "E_NOT_OWNER" },
-        { what: "a claim of an owned handset with someone else's proof", body: buildRequest(mallory.key.signer, { type: "claim", imei: hs.imei, key: mallory.key.coseKey, proof: await hs.claimProof(alice.key.publicKey) }), status: 403, code: "E_BAD_PROOF" },
-        { what: "a flag signed by a non-authority", body: buildRequest(mallory.key.signer, { type: "flag", imei: hs.imei, reason: "trust me" }), status: 403, code: "E_NOT_AUTHORITY" },
+        { what: "a report-stolen signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "report-stolen", imei: hs.imei, message: "mine now" }, registry.audience), status: 403, code: "E_NOT_OWNER" },
+        { what: "a transfer signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "transfer", imei: hs.imei, key: mallory.key.coseKey }, registry.audience), status: 403, code: "E_NOT_OWNER" },
+        { what: "a claim of an owned handset with someone else's proof", body: buildRequest(mallory.key.signer, { type: "claim", imei: hs.imei, key: mallory.key.coseKey, proof: await hs.claimProof(alice.key.publicKey) }, registry.audience), status: 403, code: "E_BAD_PROOF" },
+        { what: "a flag signed by a non-authority", body: buildRequest(mallory.key.signer, { type: "flag", imei: hs.imei, reason: "trust me" }, registry.audience), status: 403, code: "E_NOT_AUTHORITY" },
       ];
       for (const c of cases) {
         const before = await snapshot(hs);

@@ -20,10 +20,10 @@ async function enrolAndClaim(h: Harness, respond = true) {
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
-  const c = await postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) }));
+  const c = await postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) }, h.registryKey.kid));
   assert.equal(c.status, 200);
   const report = (type: "report-stolen" | "found", extra: { message?: string } = {}) =>
-    postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, { type, imei: hs.ta.id.imei, ...extra }));
+    postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, { type, imei: hs.ta.id.imei, ...extra }, h.registryKey.kid));
   return { hs, d, owner, report };
 }
 
@@ -148,7 +148,7 @@ test("sequence numbers start above the attested last_seq; a stale REJECTED unloc
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
-  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
   await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
   const r = await send({ type: "report-stolen", imei: hs.ta.id.imei });
   assert.deepEqual(r.body.commands, [{ seq: 42, action: "lock" }]);
@@ -177,7 +177,7 @@ test("a REJECTED result without the device's token does not end the job (it coul
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
-  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
   await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
   hs.ta.lastSeq = 50; // the TA will refuse the registry's seq 1
   const r = await send({ type: "report-stolen", imei: hs.ta.id.imei });

@@ -69,7 +69,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   for (const [i, hs] of handsets.entries()) {
     const imei = hs.ta.id.imei;
     await waitFor(async () => (await getJson(`${reg.url}/antitheft/v1/devices/imei-${imei}`)).status === 200, `enrolment ${i}`);
-    const c = await postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, { type: "claim", imei, key: owners[i]!.coseKey, proof: hs.ta.attest(claimNonce(owners[i]!.coseKey)) }));
+    const c = await postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, { type: "claim", imei, key: owners[i]!.coseKey, proof: hs.ta.attest(claimNonce(owners[i]!.coseKey)) }, registryKey.kid));
     assert.equal(c.status, 200, JSON.stringify(c.body));
   }
   // The handsets go offline; the owners report them all stolen at once; the registry is killed
@@ -78,7 +78,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   const acknowledged = new Set<number>();
   let answered = 0;
   const reports = handsets.map((hs, i) =>
-    postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, { type: "report-stolen", imei: hs.ta.id.imei, message: `phone ${i}` })).then(
+    postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, { type: "report-stolen", imei: hs.ta.id.imei, message: `phone ${i}` }, registryKey.kid)).then(
       (r) => {
         if (r.status === 200) acknowledged.add(i);
         if (++answered === N / 2) reg.child.kill("SIGKILL");
@@ -131,7 +131,7 @@ test("a registry dropped without stop() (database never closed) loses nothing co
   await d.connect();
   await waitFor(() => first.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
-  const send = (url: string, r: Parameters<typeof buildRequest>[1]) => postCose(`${url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  const send = (url: string, r: Parameters<typeof buildRequest>[1]) => postCose(`${url}/antitheft/v1/requests`, buildRequest(owner.signer, r, registryKey.kid));
   assert.equal((await send(first.httpUrl!, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
   assert.equal((await send(first.httpUrl!, { type: "report-lost", imei: hs.ta.id.imei })).status, 200);
   // Abandon it: no stop(), no close(), the WAL not checkpointed. A second connection reads it.
@@ -165,7 +165,7 @@ test("a command committed while the broker was unreachable is published when the
   const offline = new Registry(options);
   await offline.start();
   const owner = signingKey(generateEd25519().privateKey);
-  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${offline.httpUrl}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${offline.httpUrl}/antitheft/v1/requests`, buildRequest(owner.signer, r, registryKey.kid));
   assert.equal((await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
   assert.equal((await send({ type: "report-stolen", imei: hs.ta.id.imei })).status, 200);
   assert.equal(offline.store.commands.get(d.did, 1)!.status, "QUEUED");

@@ -63,7 +63,7 @@ test("ed25519KeyProblem refuses the 8 small-order points, non-canonical and off-
 test("a claim or transfer naming a small-order key is refused with E_BAD_KEY and changes nothing", async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
-  const post = (s: Signer, r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(s, r));
+  const post = (s: Signer, r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(s, r, h.registryKey.kid));
   const hs = h.handset();
   const d = h.device(hs);
   await d.connect();

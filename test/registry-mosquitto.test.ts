@@ -22,7 +22,7 @@ for (const version of [4, 5] as const) {
     await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
     const imei = hs.ta.id.imei;
     const owner = signingKey(generateEd25519().privateKey);
-    const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+    const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
     assert.equal((await send({ type: "claim", imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
     await d.disconnect();
     assert.equal((await send({ type: "report-stolen", imei, message: "locked remotely" })).status, 200);

@@ -18,7 +18,7 @@ test("real TA: claim, report-stolen locks with the message, found unlocks; forge
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
-  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
   const claim = await send({ type: "claim", imei: hs.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
   assert.equal(claim.status, 200, JSON.stringify(claim.body));
 

@@ -27,7 +27,7 @@ function changedTables(a: Record<string, string>, b: Record<string, string>): st
 }
 
 async function send(h: Harness, key: SigningKey, r: RequestInput) {
-  return postCose(`${h.url}/antitheft/v1/requests`, buildRequest(key.signer, r));
+  return postCose(`${h.url}/antitheft/v1/requests`, buildRequest(key.signer, r, h.registryKey.kid));
 }
 
 async function status(h: Harness, imei: string): Promise<string> {
@@ -57,7 +57,7 @@ async function refused(h: Harness, key: SigningKey | Uint8Array, r: RequestInput
   await h.registry.idle();
   const before = snapshot(h.registry.store);
   const logged = h.log.named("request.refused").length;
-  const body = key instanceof Uint8Array ? key : buildRequest(key.signer, r!);
+  const body = key instanceof Uint8Array ? key : buildRequest(key.signer, r!, h.registryKey.kid);
   const res = await postCose(`${h.url}/antitheft/v1/requests`, body);
   assert.equal(res.status, httpStatus, JSON.stringify(res.body));
   assert.equal(res.body.ok, false);
@@ -127,10 +127,10 @@ test("unsigned, forged and non-owner requests are refused, logged, and change no
   await refused(h, new TextEncoder().encode("report-stolen please"), undefined, "E_BAD_REQUEST", 400);
   await refused(h, new Uint8Array(0), undefined, "E_BAD_REQUEST", 400);
   // A well-formed request whose signature is not the owner's (signed by a stranger, owner's kid).
-  const forged = buildRequest({ publicKey: owner.publicKey, sign: (m) => stranger.signer.sign(m) }, { type: "report-stolen", imei });
+  const forged = buildRequest({ publicKey: owner.publicKey, sign: (m) => stranger.signer.sign(m) }, { type: "report-stolen", imei }, h.registryKey.kid);
   await refused(h, forged, undefined, "E_BAD_SIGNATURE", 403);
   // A zeroed signature.
-  const zeroed = buildRequest({ publicKey: owner.publicKey, sign: () => new Uint8Array(64) }, { type: "report-stolen", imei });
+  const zeroed = buildRequest({ publicKey: owner.publicKey, sign: () => new Uint8Array(64) }, { type: "report-stolen", imei }, h.registryKey.kid);
   await refused(h, zeroed, undefined, "E_BAD_SIGNATURE", 403);
   await refused(h, stranger, { type: "report-stolen", imei }, "E_NOT_OWNER", 403);
   await refused(h, stranger, { type: "found", imei }, "E_NOT_OWNER", 403);
@@ -178,7 +178,7 @@ test("an authority flag blacklists and locks; the owner can neither clear it nor
   await refused(h, owner, { type: "clear", imei }, "E_NOT_FLAGGING_PARTY", 403);
   await refused(h, owner, { type: "found", imei }, "E_FLAGGED_BY_OTHER", 409);
   const other = newKey();
-  const impostor = buildRequest({ publicKey: h.authority.publicKey, sign: (m) => other.signer.sign(m) }, { type: "clear", imei });
+  const impostor = buildRequest({ publicKey: h.authority.publicKey, sign: (m) => other.signer.sign(m) }, { type: "clear", imei }, h.registryKey.kid);
   await refused(h, impostor, undefined, "E_BAD_SIGNATURE", 403);
   const c = await send(h, h.authority, { type: "clear", imei });
   assert.equal(c.status, 200, JSON.stringify(c.body));
@@ -245,7 +245,7 @@ test("HTTP framing: wrong media type, oversized body, wrong method, unknown path
   const h = await startHarness();
   t.after(() => h.close());
   const { imei, owner } = await owned(h);
-  const ok = buildRequest(owner.signer, { type: "report-lost", imei });
+  const ok = buildRequest(owner.signer, { type: "report-lost", imei }, h.registryKey.kid);
   const wrongType = await postCose(`${h.url}/antitheft/v1/requests`, ok, "application/json");
   assert.equal(wrongType.status, 415);
   assert.equal(wrongType.body.code, "E_MEDIA_TYPE");

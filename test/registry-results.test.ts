@@ -20,7 +20,7 @@ test("a FAILED result without the device's token changes nothing; an ended or su
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
-  const send = (r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r));
+  const send = (r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
   assert.equal((await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
   assert.equal((await send({ type: "report-stolen", imei: hs.ta.id.imei })).status, 200);
   const lock = await waitFor(() => d.commands.find((c) => c.topic === "command"), "the lock");

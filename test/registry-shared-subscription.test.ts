@@ -121,7 +121,7 @@ test("two registry processes on one database behind a Mosquitto shared subscript
   // --- a mass flag at w1 locks every handset; each result is recorded once ---------------------
   const all = [...handsets, ...held];
   const imeis = all.map((h) => h.ta.id.imei);
-  const batch = await postCose(`${w1.url}/antitheft/v1/requests`, buildRequest(world.authority.signer, { type: "flag-batch", imei: imeis[0]!, imeis, reason: "a stolen shipment" }));
+  const batch = await postCose(`${w1.url}/antitheft/v1/requests`, buildRequest(world.authority.signer, { type: "flag-batch", imei: imeis[0]!, imeis, reason: "a stolen shipment" }, world.registry.kid));
   assert.equal(batch.status, 200, JSON.stringify(batch.body));
   assert.equal(batch.body.commands.length, fleet);
   await waitFor(() => one("SELECT count(*) FROM commands WHERE seq = 1 AND status = 'SUCCEEDED'") === fleet, "every lock result", 10_000);
@@ -139,7 +139,7 @@ test("two registry processes on one database behind a Mosquitto shared subscript
 
   // --- concurrent commands for one device at both workers get distinct sequence numbers --------
   const contested = imeis.slice(0, 12);
-  const flagAt = (w: RegistryProcess, imei: string) => postCose(`${w.url}/antitheft/v1/requests`, buildRequest(world.authority.signer, { type: "flag", imei, reason: "again" }));
+  const flagAt = (w: RegistryProcess, imei: string) => postCose(`${w.url}/antitheft/v1/requests`, buildRequest(world.authority.signer, { type: "flag", imei, reason: "again" }, world.registry.kid));
   const answers = await Promise.all(contested.flatMap((imei) => [flagAt(w1, imei), flagAt(w2, imei)]));
   assert.ok(answers.every((a) => a.status === 200), JSON.stringify(answers.find((a) => a.status !== 200)?.body));
   for (const [i, imei] of contested.entries()) {

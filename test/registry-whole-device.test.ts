@@ -65,7 +65,7 @@ test("a peer's flag on IMEI 1 of a dual-IMEI handset blacklists IMEI 2 and block
 test("the registry's own flags (owner report, authority flag, flag-batch) on IMEI 1 blacklist IMEI 2 too", async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
-  const post = (k: SigningKey, r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(k.signer, r));
+  const post = (k: SigningKey, r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(k.signer, r, h.registryKey.kid));
   const dual = async () => {
     const hs = h.handset({ imei: freshImei(), imei2: freshImei() });
     const d = h.device(hs);

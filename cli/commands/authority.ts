@@ -54,7 +54,7 @@ async function flagBatches(registry: string, key: SigningKey, imeis: string[], t
   const unknown: string[] = [];
   for (let i = 0; i < imeis.length; i += MAX_BATCH_IMEIS) {
     const part = imeis.slice(i, i + MAX_BATCH_IMEIS);
-    const a = await client.send(buildRequest(key.signer, { type: "flag-batch", imei: "", imeis: part, ...text }));
+    const a = await client.send(buildRequest(key.signer, { type: "flag-batch", imei: "", imeis: part, ...text }, await client.audience()));
     const b = a.body as { ok?: boolean; code?: string; message?: string; flagged?: unknown[]; unknown?: string[] };
     if (a.status === 404 && b.code === "E_UNKNOWN_DEVICE") {
       unknown.push(...part);

@@ -30,7 +30,7 @@ const ACTION_TEXT: Record<string, string> = { lock: "lock", unlock: "unlock", me
 /** Sends a signed request and prints the outcome; a refusal is a CliError with the registry's code. */
 export async function sendRequest(registry: string, key: SigningKey, r: RequestInput): Promise<number> {
   const client = new RegistryClient(registry);
-  const a = await client.send(buildRequest(key.signer, r));
+  const a = await client.send(buildRequest(key.signer, r, await client.audience()));
   const b = a.body as { ok?: boolean; code?: string; message?: string; status?: string; commands?: { seq: number; action: string }[]; cleared?: string[] };
   if (a.status !== 200 || b.ok !== true) {
     throw new CliError(typeof b.code === "string" ? b.code : `E_HTTP_${a.status}`, `${r.type} refused by the registry (HTTP ${a.status}): ${b.message ?? "no reason given"}`);

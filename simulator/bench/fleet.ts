@@ -125,7 +125,7 @@ export async function benchFleet(_opts: MeasureOptions): Promise<Figures> {
       await Promise.all(parts.map(async (part) => {
         const at = now();
         for (const h of part) batchSent.set(h.did, at);
-        const a = await http.send(buildRequest(site.authority.signer, { type: "flag-batch", imei: "", imeis: part.map((h) => h.imei), ...text }));
+        const a = await http.send(buildRequest(site.authority.signer, { type: "flag-batch", imei: "", imeis: part.map((h) => h.imei), ...text }, site.registryKey.kid));
         const flagged = (a.body as { flagged?: unknown[] }).flagged?.length;
         if (a.status !== 200 || flagged !== part.length) throw new Error(`flag-batch refused or partial: ${JSON.stringify(a.body).slice(0, 300)}`);
       }));
@@ -138,7 +138,7 @@ export async function benchFleet(_opts: MeasureOptions): Promise<Figures> {
       const singleSent = new Map<string, number>();
       single = await massLock(singleSet, () => pool(singleSet, 64, async (h) => {
         singleSent.set(h.did, now());
-        const a = await http.send(buildRequest(site.authority.signer, { type: "flag", imei: h.imei, ...text }));
+        const a = await http.send(buildRequest(site.authority.signer, { type: "flag", imei: h.imei, ...text }, site.registryKey.kid));
         if (a.status !== 200) throw new Error(`flag of ${h.imei} refused: ${JSON.stringify(a.body)}`);
       }), singleSent);
       log(`${m} flagged one request each in ${round(single.flaggedS)} s; every result in after ${round(single.s)} s`);

@@ -125,7 +125,7 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
     const picked = pick(devices, samples);
     for (const d of picked) {
       const proof = (await DeviceSession.boot(d.folder, module, { commit: false })).attest(claimNonce(owner.publicKey));
-      const a = await http.send(buildRequest(owner.signer, { type: "claim", imei: d.imei, key: owner.coseKey, proof }));
+      const a = await http.send(buildRequest(owner.signer, { type: "claim", imei: d.imei, key: owner.coseKey, proof }, registryKey.kid));
       if (a.status !== 200) throw new Error(`claim of ${d.imei} refused: ${JSON.stringify(a.body)}`);
     }
 
@@ -172,7 +172,7 @@ async function lockOne(
   const locked = new Promise<void>((r) => (d.locked = () => ((lockedAt = performance.now()), r())));
   const result = new Promise<void>((r) => results.set(d.did, r));
   const t0 = performance.now();
-  const a = await http.send(buildRequest(owner.signer, { type: "report-stolen", imei: d.imei, message: "stolen", contact: "+1 555 0100" }));
+  const a = await http.send(buildRequest(owner.signer, { type: "report-stolen", imei: d.imei, message: "stolen", contact: "+1 555 0100" }, await http.audience()));
   if (a.status !== 200) throw new Error(`report of ${d.imei} refused: ${JSON.stringify(a.body)}`);
   await withTimeout(Promise.all([locked, result]), `the lock of ${d.imei}`);
   const total = performance.now() - t0;

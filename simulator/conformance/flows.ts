@@ -3,7 +3,7 @@
 // the observer sees on the wire (receipts, results and their proof tokens, §4.5-4.6). Only the
 // protocol is used, never a registry's or an agent's internals.
 import {
-  NonceStore, verifyDeviceToken, type Signer, type VerifiedToken,
+  NonceStore, kidOfPublic, verifyDeviceToken, type Signer, type VerifiedToken,
 } from "../../attestation/index.js";
 import { commandNonce, decodeReceipt, decodeResult, peekCommand, type CommandPeek, type Result } from "../../protocol/messages.js";
 import type { HttpAnswer } from "../../registry/client.js";
@@ -97,7 +97,7 @@ export async function enrol(s: Session, h: Handset): Promise<void> {
 
 /** Sends a signed request (PROTOCOL §6.2). */
 export function request(s: Session, signer: Signer, input: RequestInput): Promise<HttpAnswer> {
-  return s.http.send(buildRequest(signer, input));
+  return s.http.send(buildRequest(signer, input, kidOfPublic(s.target.registryPublic)));
 }
 
 /** Expects a request to be accepted (HTTP 200, ok: true). */

@@ -130,6 +130,11 @@ export class RegistryProcess {
     this.db = o.db ?? join(o.world.dir, "registry.sqlite");
   }
 
+  /** The kid of its command key: the "aud" of the requests it accepts (PROTOCOL.md §6.2). */
+  get audience(): Uint8Array {
+    return this.#o.world.registry.kid;
+  }
+
   static async start(o: RegistryProcessOptions): Promise<RegistryProcess> {
     const r = new RegistryProcess(o);
     await r.#spawn();
@@ -433,7 +438,7 @@ export class Owner {
 
   /** Signs and sends a request. */
   send(registry: RegistryProcess, r: RequestInput): Promise<HttpAnswer> {
-    return registry.client.send(buildRequest(this.key.signer, r));
+    return registry.client.send(buildRequest(this.key.signer, r, registry.audience));
   }
 
   /** Claims `handset` with the proof the handset makes for this owner's key. */

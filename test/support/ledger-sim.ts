@@ -138,7 +138,7 @@ export async function startFederation(o: FederationOptions = {}): Promise<Federa
 }
 
 export async function send(m: Member, key: SigningKey, r: RequestInput): Promise<{ status: number; body: any }> {
-  return postCose(`${m.url}/antitheft/v1/requests`, buildRequest(key.signer, r));
+  return postCose(`${m.url}/antitheft/v1/requests`, buildRequest(key.signer, r, m.key.kid));
 }
 
 export async function eir(m: Member, imei: string): Promise<{ status: number; body: any }> {

@@ -177,7 +177,7 @@ export const trustingGateway: RegistryCustomizer = {
                 imei: r.imei,
                 ...(r.message !== undefined ? { message: r.message } : {}),
                 ...(r.contact !== undefined ? { contact: r.contact } : {}),
-              });
+              }, site.registryKey.kid);
             }
           } catch {
             // not a request: forward as it is

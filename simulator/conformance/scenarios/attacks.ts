@@ -91,7 +91,7 @@ export const forgedRequests: Scenario = {
     await refused(s, "REQ-RG-01", stranger.signer, { type: "claim", imei: h.imei, key: stranger.coseKey, proof: await h.claimProof(owner.publicKey) }, "a claim with a proof made for another key");
     await claim(s, h, owner);
 
-    const good = buildRequest(owner.signer, { type: "report-stolen", imei: h.imei, ...TEXT });
+    const good = buildRequest(owner.signer, { type: "report-stolen", imei: h.imei, ...TEXT }, kidOfPublic(s.target.registryPublic));
     const broken = new Uint8Array(good);
     broken[broken.length - 1]! ^= 0x01; // the last signature byte
     await refused(s, "REQ-SEC-06", owner.signer, broken, "a stolen report with a broken signature");
