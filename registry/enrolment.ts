@@ -105,6 +105,9 @@ function recordAttestation(ctx: Context, did: string, endorsement: Uint8Array, v
       did, deviceKey: v.deviceKey, endorsement, oemid: v.oemid, hwmodel: v.hwmodel, at,
       bootcount: v.token.bootcount ?? null, lockState: v.lockState, lastSeq: v.lastSeq, tampered: v.tampered, measurement,
     });
+    // It just answered a challenge: it is online. Its retained `online` came before its hello,
+    // while it was not enrolled, and was dropped (presence.ts); its Last Will says when it leaves.
+    store.devices.setOnline(did, true, at);
     store.imeis.recordEndorsement(did, sha512(endorsement), endorsement, at);
     store.events.append({ at, type: "enrolled", did, imei: v.imei, party: "registry", detail: { imei2: v.imei2 ?? null, oemKid: toHex(v.oemKid) } });
     ctx.log.log("info", "device.enrolled", { did, tampered: v.tampered, challengedBy: challenger });

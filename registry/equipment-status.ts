@@ -87,7 +87,7 @@ function publicFlag(f: Flag): Record<string, unknown> {
   };
 }
 
-/** §6.2 public view of an IMEI: status, flags, pending command, last seen. No keys, no dids. */
+/** §6.2 public view of an IMEI: status, flags, pending command, last attested, presence hints. No keys, no dids. */
 export function publicDeviceView(store: Store, imei: string): Record<string, unknown> | undefined {
   const status = equipmentStatus(store, imei);
   if (status === undefined) return undefined;
@@ -97,9 +97,11 @@ export function publicDeviceView(store: Store, imei: string): Record<string, unk
     const pending = openCommand(store, did);
     return {
       enrolledAt: iso(d.enrolledAt),
-      lastSeen: iso(d.lastSeen),
+      // Only a verified token (an attestation, a result's proof) moves lastAttested.
       lastAttested: iso(d.lastAttested),
-      online: d.online,
+      // Retained status, hello and heartbeat are unauthenticated hints (PROTOCOL.md §3, §4.4):
+      // anyone may publish them, so they are never shown as proof that a phone is online.
+      presence: { online: d.online, lastSeen: iso(d.lastSeen), verified: false },
       lockState: d.lockState,
       tampered: d.tampered,
       claimed: store.owners.current(did) !== undefined,

@@ -141,7 +141,7 @@ for (const bc of BROKER_CASES) {
       const hs = h(2);
       assert.equal((await bob.claim(registry, hs)).status, 200);
       await hs.stop(false); // a power cut: the broker publishes the Last Will
-      await waitFor(async () => (await view(hs)).online === false, `${hs.name} seen offline (Last Will)`);
+      await waitFor(async () => (await view(hs)).presence?.online === false, `${hs.name} seen offline (Last Will)`);
       const r = await bob.send(registry, { type: "report-stolen", imei: hs.imei, message: STOLEN_MESSAGE, contact: CONTACT });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       assert.equal(await registry.equipmentStatus(hs.imei), "BLACKLISTED");

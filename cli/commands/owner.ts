@@ -166,7 +166,8 @@ export const ownerStatus: Command = {
       if (b.devices.length > 1) lines.push(`  device key ${i + 1} of ${b.devices.length}`);
       lines.push(`  lock state:   ${LOCK_TEXT[d.lockState] ?? d.lockState}${d.tampered ? " (TA TAMPERED)" : ""}`);
       lines.push(`  claimed:      ${d.claimed ? "yes" : "no"}`);
-      lines.push(`  online:       ${d.online ? "yes" : "no"}; last seen ${d.lastSeen}`);
+      lines.push(`  attested:     ${d.lastAttested ?? "never"}`);
+      if (d.presence) lines.push(`  presence:     ${d.presence.online ? "online" : "offline"}, last seen ${d.presence.lastSeen} (unverified: MQTT status and heartbeats)`);
       const flags = (d.flags as Record<string, any>[]).map((f) => `${f.kind} (by ${f.raisedBy}, ${f.at}${f.reason ? `: ${f.reason}` : ""})`);
       lines.push(`  flags:        ${flags.length ? flags.join("; ") : "none"}`);
       const p = d.pendingCommand;

@@ -271,7 +271,8 @@ export interface DeviceView {
   readonly status: string;
   readonly devices: readonly {
     readonly lockState: number;
-    readonly online: boolean;
+    readonly presence: { readonly online: boolean; readonly lastSeen: string; readonly verified: false };
+    readonly lastAttested: string;
     readonly claimed: boolean;
     readonly tampered: boolean;
     readonly flags: readonly { kind: string; raisedBy: string }[];
