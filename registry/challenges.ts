@@ -84,6 +84,15 @@ export class Challenges {
     return c.issuedBy;
   }
 
+  /**
+   * A hello's challenge (PROTOCOL.md §6.4): the one sent to `did` less than half a TTL ago and
+   * still unanswered, sent again - so a flood of hellos mints no new nonces and the challenge
+   * table does not grow - or else a fresh one (`issue`, inside a transaction).
+   */
+  forHello(did: string): Uint8Array {
+    return this.#store.challenges.newestSince(did, this.#now() - this.ttlMs / 2) ?? this.issue(did);
+  }
+
   /** True when `did` has a challenge younger than the TTL (no need to send another). */
   hasFresh(did: string): boolean {
     return this.#store.challenges.hasSince(did, this.#now() - this.ttlMs);

@@ -8,6 +8,8 @@ import type { GroupCommit } from "./group-commit.js";
 import type { KeySet, SigningKey } from "./keys.js";
 import type { Challenges } from "./challenges.js";
 import type { Ledger } from "./ledger/ledger.js";
+import type { RateLimiters } from "./rate-limits.js";
+import type { OemTacPolicy } from "./oem-ranges.js";
 
 /** One MQTT publication (QoS 1, PROTOCOL.md §2). */
 export interface Publication {
@@ -39,6 +41,8 @@ export interface Context {
   readonly log: Logger;
   readonly registryKey: SigningKey;
   readonly oemRoots: OemRoots;
+  /** The TAC ranges each OEM root may endorse (oem-ranges.ts, PROTOCOL.md §6.1). */
+  readonly oemTacs: OemTacPolicy;
   readonly authorities: KeySet;
   /** Outstanding challenges, in the database (shared by every worker on it). */
   readonly challenges: Challenges;
@@ -49,6 +53,8 @@ export interface Context {
    */
   readonly startedAt: number;
   readonly policy: Policy;
+  /** Token buckets per device id and per signer (rate-limits.ts, PROTOCOL.md §6.4). */
+  readonly limits: RateLimiters;
   /** The tamper-evident ledger (docs/LEDGER.md), when the registry keeps one. */
   readonly ledger?: Ledger;
   publish(pubs: readonly Publication[]): void;

@@ -1,6 +1,7 @@
 // Enrolment and clone detection (PROTOCOL.md §4.1-4.3, §6.1).
-// hello: the endorsement is verified against the pinned OEM roots and must endorse the key the
-// topic's did names; only then is a challenge sent. attestation: the token must answer a nonce
+// hello: the endorsement is verified against the pinned OEM roots, must endorse the key the
+// topic's did names and name only IMEIs in the TAC ranges its root is pinned for (oem-ranges.ts);
+// only then is a challenge sent. attestation: the token must answer a nonce
 // issued to this did and verify under the endorsed key (attestation/ verifyAttestation); the
 // verified claims - never the hello's hints - then update the registry in one transaction:
 // - first contact: the device is enrolled and its IMEI(s) bound to its key;
@@ -23,9 +24,22 @@ import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "..
 import type { Context, Publication } from "./context.js";
 import { raiseFlag, REGISTRY_PARTY } from "./flagging.js";
 import { resendOpen, settleByAttestation } from "./commands.js";
+import { equalBytes } from "../attestation/bytes.js";
 
 function refuse(ctx: Context, event: string, did: string, reason: string): void {
   ctx.log.log("warn", event, { did, reason });
+}
+
+/**
+ * PROTOCOL.md §6.4: hellos and heartbeats of one device id take a token from its bucket before
+ * any signature is checked or anything written; over the limit they are dropped (logged once per
+ * burst).
+ */
+export function admitted(ctx: Context, did: string, kind: "hello" | "heartbeat"): boolean {
+  const t = ctx.limits.device.take(did);
+  if (t === "ok") return true;
+  ctx.log.log(t === "refused-first" ? "warn" : "debug", "device.rate-limited", { did, kind, burst: ctx.limits.device.limit.burst, perSecond: ctx.limits.device.limit.perSecond });
+  return false;
 }
 
 function challenge(did: string, nonce: Uint8Array): Publication {
@@ -38,9 +52,12 @@ function challenge(did: string, nonce: Uint8Array): Publication {
  */
 export async function handleHello(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const hello = decodeHello(payload);
+  if (!admitted(ctx, did, "hello")) return;
   const e = verifyEndorsement(hello.endorsement, ctx.oemRoots);
   if (!e.ok) return refuse(ctx, "hello.refused", did, e.error.code);
   if (toHex(e.value.deviceKid) !== did) return refuse(ctx, "hello.refused", did, "the endorsement endorses another device key");
+  const outOfRange = ctx.oemTacs.problem(e.value.oemKid, [e.value.claims.imei, e.value.claims.imei2]);
+  if (outOfRange) return refuse(ctx, "hello.refused", did, outOfRange);
   const at = ctx.clock.now();
   const nonce = await ctx.gc.run(() => {
     ctx.store.pendingHellos.put(did, hello.endorsement, at);
@@ -48,7 +65,7 @@ export async function handleHello(ctx: Context, did: string, payload: Uint8Array
       ctx.store.devices.touch(did, at);
       ctx.store.devices.setAgent(did, hello.agent ?? null);
     }
-    return ctx.challenges.issue(did);
+    return ctx.challenges.forHello(did);
   });
   ctx.publish([challenge(did, nonce), ...resendOpen(ctx, did)]);
 }
@@ -73,6 +90,8 @@ export async function handleAttestation(ctx: Context, did: string, payload: Uint
   const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: ctx.oemRoots, nonces: ctx.challenges.verifierFor(nonce) });
   if (!r.ok) return refuse(ctx, "attestation.refused", did, r.error.code);
   if (toHex(r.value.deviceKid) !== did) return refuse(ctx, "attestation.refused", did, "the token's key is not this did's key");
+  const outOfRange = ctx.oemTacs.problem(r.value.oemKid, [r.value.imei, r.value.imei2]);
+  if (outOfRange) return refuse(ctx, "attestation.refused", did, outOfRange);
   if (ctx.clock.now() - issuedAt > ctx.challenges.ttlMs) return refuse(ctx, "attestation.refused", did, "E_NONCE_EXPIRED");
   let pubs: Publication[];
   try {
@@ -130,7 +149,10 @@ function recordAttestation(ctx: Context, did: string, endorsement: Uint8Array, v
       markClones(ctx, did, v.imei, imeis.map(([i]) => i), "a second, different endorsement was presented for this device");
     }
   }
-  store.events.append({ at, type: "attested", did, party: `device:${did}`, detail: { lock: v.lockState, seq: v.lastSeq, tampered: v.tampered } });
+  // The append-only log records changes only: the same state attested again adds nothing.
+  const changed = !prior || prior.lockState !== v.lockState || prior.lastSeq !== v.lastSeq || prior.tampered !== v.tampered ||
+    (v.token.bootcount !== undefined && v.token.bootcount !== prior.bootcount) || (measurement !== null && !(prior.measurement && equalBytes(prior.measurement, measurement)));
+  if (changed) store.events.append({ at, type: "attested", did, party: `device:${did}`, detail: { lock: v.lockState, seq: v.lastSeq, tampered: v.tampered } });
   for (const [imei, slot] of imeis) {
     const others = store.imeis.didsFor(imei).filter((d) => d !== did);
     if (store.imeis.bind(imei, did, slot, at)) {

@@ -7,11 +7,13 @@
 import { decodeHeartbeat, deviceTopic, encodeChallenge } from "../protocol/messages.js";
 import type { Context, Publication } from "./context.js";
 import { resendOpen } from "./commands.js";
+import { admitted } from "./enrolment.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export async function handleHeartbeat(ctx: Context, did: string, payload: Uint8Array): Promise<void> {
   const hb = decodeHeartbeat(payload);
+  if (!admitted(ctx, did, "heartbeat")) return;
   const dev = ctx.store.devices.get(did);
   if (!dev) return void ctx.log.log("debug", "heartbeat.unknown-device", { did });
   const at = ctx.clock.now();

@@ -18,6 +18,8 @@ import { handleAttestation, handleHello } from "./enrolment.js";
 import { handleHeartbeat, handleStatus } from "./presence.js";
 import { desiredAgain, handleReceipt, handleResult, unpublished } from "./commands.js";
 import { Ledger, type LedgerOptions } from "./ledger/ledger.js";
+import { rateLimiters, type RateLimitOptions } from "./rate-limits.js";
+import { OemTacPolicy, isPinnedOem, type PinnedOem } from "./oem-ranges.js";
 
 type PublicKeyInput = Uint8Array | KeyObject | string;
 
@@ -26,8 +28,11 @@ export interface RegistryOptions {
   readonly db: string | Store;
   /** The registry's command key (its public key is provisioned into every TA). */
   readonly registryKey: SigningKey;
-  /** Pinned OEM root public keys (at least one). */
-  readonly oemRoots: readonly PublicKeyInput[] | OemRoots;
+  /**
+   * Pinned OEM root public keys (at least one), each optionally with the TAC ranges it may
+   * endorse (oem-ranges.ts; a bare key may endorse any TAC).
+   */
+  readonly oemRoots: readonly (PublicKeyInput | PinnedOem)[] | OemRoots;
   /** Pinned authority public keys (operators, police). */
   readonly authorities?: readonly PublicKeyInput[];
   /** MQTT broker; omit for an HTTP-only registry (tests). */
@@ -55,6 +60,8 @@ export interface RegistryOptions {
    * registry's broker (client id at-l-<name>); omit `ledger` for a registry without one.
    */
   readonly ledger?: LedgerOptions;
+  /** Token buckets per device id (hello, heartbeat) and per signer (requests); defaults in rate-limits.ts. */
+  readonly rateLimits?: RateLimitOptions;
 }
 
 export class Registry {
@@ -71,7 +78,7 @@ export class Registry {
 
   constructor(o: RegistryOptions) {
     // Keys first (E_CONFIG), before anything is opened: small-order or off-curve keys are refused.
-    if (!(o.oemRoots instanceof OemRoots)) for (const k of o.oemRoots) acceptablePublicKey(toRawPublic(k), "a pinned OEM root");
+    if (!(o.oemRoots instanceof OemRoots)) for (const k of o.oemRoots) acceptablePublicKey(toRawPublic(isPinnedOem(k) ? k.key : k), "a pinned OEM root");
     const authorities = new KeySet(o.authorities ?? []);
     this.#o = o;
     const clock = o.clock ?? { now: () => Date.now() };
@@ -108,7 +115,8 @@ export class Registry {
       clock,
       log,
       registryKey: o.registryKey,
-      oemRoots: o.oemRoots instanceof OemRoots ? o.oemRoots : new OemRoots([...o.oemRoots]),
+      oemRoots: o.oemRoots instanceof OemRoots ? o.oemRoots : new OemRoots(o.oemRoots.map((k) => (isPinnedOem(k) ? { key: k.key } : k))),
+      oemTacs: new OemTacPolicy(o.oemRoots instanceof OemRoots ? [] : o.oemRoots),
       authorities,
       challenges: new Challenges(this.store, { worker: o.mqtt?.name ?? "registry", ttlMs: o.challengeTtlMs ?? 60_000, now: () => clock.now() }),
       startedAt: clock.now(),
@@ -116,6 +124,7 @@ export class Registry {
         requestWindowS: o.requestWindowS ?? 300,
         acceptedMeasurements: new Set((o.acceptedMeasurements ?? []).map((h) => h.toLowerCase())),
       },
+      limits: rateLimiters(o.rateLimits, () => clock.now()),
       publish: (pubs) => this.#publish(pubs),
       ...(this.ledger ? { ledger: this.ledger } : {}),
     };

@@ -5,7 +5,7 @@
 //     clear -> a pinned authority or the current owner; others -> the device's current owner
 //     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
 //  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
-//  4. ts within +-300 s (E_STALE); a claim's proof: an attestation by the device for
+//  4. ts within +-300 s (E_STALE); the signer's rate limit (E_RATE_LIMITED, PROTOCOL.md §6.4); a claim's proof: an attestation by the device for
 //     claimNonce(owner COSE_Key) (E_BAD_PROOF);
 //  5. inside one transaction: the request id is unused (E_REPLAY), the state allows it
 //     (E_ALREADY_CLAIMED, E_FLAGGED, E_CLONE_SUSPECT, E_FLAGGED_BY_OTHER, E_NOT_FLAGGING_PARTY,
@@ -128,6 +128,11 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
   const skew = Math.abs(r.ts * 1000 - ctx.clock.now());
   if (skew > ctx.policy.requestWindowS * 1000) {
     throw new RegistryError("E_STALE", `ts is ${Math.round(skew / 1000)} s away from the registry's clock (window +-${ctx.policy.requestWindowS} s)`);
+  }
+  // §6.4: per signer, once it has proved it holds the key (a stranger cannot spend a victim's budget).
+  const limits = party.role === "authority" ? ctx.limits.authority : ctx.limits.owner;
+  if (limits.take(toHex(r.kid)) !== "ok") {
+    throw new RegistryError("E_RATE_LIMITED", `more than ${limits.limit.burst} requests in a burst (${limits.limit.perSecond}/s sustained) from this ${party.role} key; retry later`);
   }
   if (r.type !== "claim") return { party };
   // The proof: the handset itself attests for this owner key (any enrolled key of this IMEI).

@@ -24,6 +24,7 @@ export class ChallengeTable {
   readonly #take: Stmt;
   readonly #settle: Stmt;
   readonly #fresh: Stmt;
+  readonly #newest: Stmt;
   readonly #count: Stmt;
   readonly #purge: Stmt;
 
@@ -39,6 +40,7 @@ export class ChallengeTable {
     this.#settle = db.prepare("DELETE FROM challenges WHERE did = ?");
     this.#fresh = db.prepare("SELECT 1 FROM challenges WHERE did = ? AND issued_at >= ? LIMIT 1");
     this.#count = db.prepare("SELECT count(*) FROM challenges").pluck();
+    this.#newest = db.prepare("SELECT nonce FROM challenges WHERE did = ? AND issued_at >= ? ORDER BY issued_at DESC LIMIT 1").pluck();
     this.#purge = db.prepare("DELETE FROM challenges WHERE issued_at < ?");
   }
 
@@ -71,6 +73,12 @@ export class ChallengeTable {
   /** True when `did` has a challenge issued at or after `since`. */
   hasSince(did: string, since: number): boolean {
     return this.#fresh.get(did, since) !== undefined;
+  }
+
+  /** The newest nonce sent to `did` at or after `since` and not yet answered, if any. */
+  newestSince(did: string, since: number): Uint8Array | undefined {
+    const b = this.#newest.get(did, since) as Buffer | undefined;
+    return b && new Uint8Array(b);
   }
 
   count(): number {
