@@ -139,6 +139,9 @@ export class Registry {
   async start(): Promise<void> {
     if (this.#started) throw new Error("the registry is already started");
     this.#started = true;
+    for (const kid of this.ctx.oemTacs.unranged) {
+      this.ctx.log.log("warn", "oem.unranged", { oemKid: kid, reason: "pinned without TAC ranges: it may endorse any IMEI (PROTOCOL.md §6.1)" });
+    }
     if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port);
     if (this.#mqtt) {
       await this.#mqtt.start();

@@ -5,6 +5,8 @@ import { CliError } from "../command.js";
 import { parseFlags, required } from "./device-common.js";
 import { toHex } from "../../attestation/index.js";
 import { loadPublicKey, loadSigningKey, publicPathFor, writeKeyPair } from "../../registry/keys.js";
+import { parseTacRanges, type PinnedOem } from "../../registry/oem-ranges.js";
+import type { BucketLimit } from "../../registry/rate-limits.js";
 import { RegistryError } from "../../registry/errors.js";
 import { textLogger } from "../../registry/text-log.js";
 import type { Registry } from "../../registry/registry.js";
@@ -44,10 +46,11 @@ export const registryKeygen = keygenCommand(
 );
 
 const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry.sqlite --key registry.key
-                          --oem-pub oem.pub [--oem-pub ...] [--authority-pub authority.pub ...]
+                          --oem-pub oem.pub[:TACS] [--oem-pub ...] [--authority-pub authority.pub ...]
                           [--http 127.0.0.1:8080] [--mqtt-version 4|5] [--name registry]
                           [--share-group GROUP] [--measurement HEX ...] [--log text|json]
                           [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]]
+                          [--limit-device B/R] [--limit-owner B/R] [--limit-authority B/R]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
 endorsement chains to a pinned --oem-pub, detects clones, takes signed owner and authority
@@ -57,7 +60,9 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
   --broker          MQTT broker URL (mqtt:// or mqtts://)
   --db              SQLite database file (created if absent; WAL, synchronous=FULL)
   --key             the registry's command key (antitheft registry keygen)
-  --oem-pub         a pinned OEM root public key (SPKI PEM); repeat for several OEMs
+  --oem-pub         a pinned OEM root public key (SPKI PEM); repeat for several OEMs. FILE:TACS
+                    pins it for those TACs only, e.g. oem.pub:35123400-35123499,86123456: an
+                    endorsement of an IMEI outside them is refused (without TACS: any TAC)
   --authority-pub   a pinned authority key (operator, police) that may flag and clear
   --http            HOST:PORT for the HTTP interface (default 127.0.0.1:8080; port 0 = any)
   --mqtt-version    4 (MQTT 3.1.1, e.g. aedes; default) or 5 (e.g. Mosquitto)
@@ -70,6 +75,9 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
                     federation's 32-byte pseudonymisation key in hex (openssl rand -hex 32)
   --peer-pub        a peer registry's public key (SPKI PEM), as NAME=FILE or FILE: its flags apply here
   --federation-broker  the broker the federation shares (default: --broker)
+  --limit-device    hellos and heartbeats per device id: BURST/PER_SECOND (default 20/0.2)
+  --limit-owner     requests per owner key (default 30/0.5); over it: 429 E_RATE_LIMITED
+  --limit-authority requests per authority key (default 2000/50; a flag-batch is one request)
 
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
@@ -79,6 +87,20 @@ function hostPort(s: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : NaN;
   if (!m || !m[1] || port > 65535) throw new CliError("E_USAGE", `--http must be HOST:PORT, got "${s}"`, 2);
   return { host: m[1].replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+/** --oem-pub FILE or FILE:TACS (TACS as in oem-ranges.ts: "35123400-35123499,86123456"). */
+function oemPubArg(arg: string): PinnedOem {
+  const m = /^(.*):([0-9][0-9,-]*)$/.exec(arg);
+  if (!m) return { key: loadPublicKey(arg) };
+  return { key: loadPublicKey(m[1]!), tacs: parseTacRanges(m[2]!) };
+}
+
+/** BURST/PER_SECOND, e.g. 20/0.2. */
+function limitArg(flag: string, s: string): BucketLimit {
+  const m = /^([0-9]+)\/([0-9]+(?:\.[0-9]+)?)$/.exec(s);
+  if (!m || Number(m[1]) < 1) throw new CliError("E_USAGE", `--${flag} must be BURST/PER_SECOND (e.g. 20/0.2, BURST >= 1), got "${s}"`, 2);
+  return { burst: Number(m[1]), perSecond: Number(m[2]) };
 }
 
 export const registryRun: Command = {
@@ -103,6 +125,9 @@ export const registryRun: Command = {
         "federation-key": { type: "string" },
         "peer-pub": { type: "string", multiple: true },
         "federation-broker": { type: "string" },
+        "limit-device": { type: "string" },
+        "limit-owner": { type: "string" },
+        "limit-authority": { type: "string" },
       },
       usage,
     );
@@ -133,7 +158,12 @@ export const registryRun: Command = {
         }
       : undefined;
     const registryKey = loadSigningKey(keyPath);
-    const oemRoots = oemPubs.map(loadPublicKey);
+    const oemRoots = oemPubs.map(oemPubArg);
+    const rateLimits = {
+      ...(v["limit-device"] ? { device: limitArg("limit-device", v["limit-device"]) } : {}),
+      ...(v["limit-owner"] ? { owner: limitArg("limit-owner", v["limit-owner"]) } : {}),
+      ...(v["limit-authority"] ? { authority: limitArg("limit-authority", v["limit-authority"]) } : {}),
+    };
     const authorities = (v["authority-pub"] ?? []).map(loadPublicKey);
     const out = (line: string) => void process.stdout.write(line);
     const log = textLogger(out, logMode);
@@ -151,6 +181,7 @@ export const registryRun: Command = {
         http,
         log,
         acceptedMeasurements: v.measurement ?? [],
+        rateLimits,
         ...(ledger ? { ledger } : {}),
       });
     } catch (e) {
