@@ -70,9 +70,16 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
                     federation's 32-byte pseudonymisation key in hex (openssl rand -hex 32)
   --peer-pub        a peer registry's public key (SPKI PEM), as NAME=FILE or FILE: its flags apply here
   --federation-broker  the broker the federation shares (default: --broker)
+  --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
+                    registry publish per minute (default 2048; docs/LEDGER.md §6.1)
 
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
+
+function getLimit(s: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CliError("E_USAGE", `--ledger-get-limit must be a positive integer (messages per minute), got "${s}"`, 2);
+  return Number(s);
+}
 
 function hostPort(s: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(s);
@@ -103,6 +110,7 @@ export const registryRun: Command = {
         "federation-key": { type: "string" },
         "peer-pub": { type: "string", multiple: true },
         "federation-broker": { type: "string" },
+        "ledger-get-limit": { type: "string" },
       },
       usage,
     );
@@ -120,7 +128,7 @@ export const registryRun: Command = {
     const name = v.name ?? "registry";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new CliError("E_USAGE", "--name must be 1..64 characters of A-Z a-z 0-9 . _ -", 2);
 
-    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"])) throw new CliError("E_USAGE", "--peer-pub and --federation-broker need --federation-key", 2);
+    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"] || v["ledger-get-limit"])) throw new CliError("E_USAGE", "--peer-pub, --federation-broker and --ledger-get-limit need --federation-key", 2);
     const ledger = v["federation-key"]
       ? {
           federationKey: FederationKey.fromFile(v["federation-key"]),
@@ -129,6 +137,7 @@ export const registryRun: Command = {
             const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(p);
             return m ? { name: m[1]!, publicKey: loadPublicKey(m[2]!) } : { publicKey: loadPublicKey(p) };
           }),
+          ...(v["ledger-get-limit"] ? { getLimit: { messages: getLimit(v["ledger-get-limit"]), perMs: 60_000 } } : {}),
           ...(v["federation-broker"] ? { mqtt: { url: v["federation-broker"], name, protocolVersion: (version === "5" ? 5 : 4) as 4 | 5 } } : {}),
         }
       : undefined;

@@ -25,10 +25,12 @@ import { verifyEntry } from "./entry.js";
 import { verifyTreeHead, type SignedTreeHead } from "./tree-head.js";
 import { ingestEntry, ingestHead, recordEvidence, type Outcome } from "./mirror.js";
 import { FederationLink } from "./federation.js";
-import { decodeEvidence, decodeGet, encodeEvidence, encodeGet, ledgerTopic, MAX_GET_RANGE, type LedgerTopicKind } from "./topics.js";
+import { decodeEvidence, encodeEvidence, ledgerTopic, type LedgerTopicKind } from "./topics.js";
+import { MAX_GET_RANGE, openGet, signGet } from "./get-request.js";
 import { checkEvidence } from "./evidence.js";
 import type { LogRow } from "./tables.js";
 import type { PeerFlag } from "./flag-tables.js";
+import { GetLimiter, type GetLimit } from "./get-limiter.js";
 
 export interface LedgerPeer {
   /** The peer registry's public key (its command key): raw 32 bytes, KeyObject or SPKI PEM. */
@@ -47,6 +49,8 @@ export interface LedgerOptions {
   readonly mqtt?: { readonly url: string; readonly name?: string; readonly protocolVersion?: 4 | 5; readonly factory?: MqttFactory };
   /** Wait before asking a log for entries this registry lacks (they may still be on their way). Default 200 ms. */
   readonly getDelayMs?: number;
+  /** The budget of `get` answers per member (get-limiter.ts; docs/LEDGER.md §6.1). */
+  readonly getLimit?: GetLimit;
 }
 
 export interface LedgerDeps {
@@ -74,6 +78,7 @@ export class Ledger {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #getTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #warnedForeignKey = new Set<string>();
+  readonly #getLimiter: GetLimiter;
   #publishedUpTo = 0;
   #flushScheduled = false;
   #flushChain: Promise<void> = Promise.resolve();
@@ -84,6 +89,7 @@ export class Ledger {
     this.#o = o;
     this.federationKey = o.federationKey instanceof FederationKey ? o.federationKey : new FederationKey(o.federationKey);
     this.db = new LedgerDb(d.store.db);
+    this.#getLimiter = new GetLimiter(o.getLimit);
     const own = d.registryKey;
     const rows = this.db.tx(() => {
       const local = this.db.logs.ensure(own.kid, own.publicKey, o.name ?? "", true);
@@ -319,18 +325,34 @@ export class Ledger {
       const gap = behind();
       if (!gap || this.#stopped) return;
       this.#d.log.log("info", "ledger.get", { log: L.hex, start: gap.start, end: gap.end });
-      this.#track(this.#link!.publish(ledgerTopic(L.hex, "get"), encodeGet(gap)));
+      const own = this.#d.registryKey;
+      const req = signGet({ log: L.row.logId, start: gap.start, end: gap.end, ts: this.#d.clock.now() }, own.signer, own.kid);
+      this.#track(this.#link!.publish(ledgerTopic(L.hex, "get"), req));
     }, this.#o.getDelayMs ?? 200);
     this.#getTimers.set(L.hex, t);
   }
 
-  /** Re-publishes the requested entries of this registry's log, then its head. */
+  /**
+   * Re-publishes the requested entries of this registry's log, then its head - only for a get
+   * signed by a pinned member, fresh, naming this log, within that member's budget
+   * (docs/LEDGER.md §6.1): anything else publishes nothing.
+   */
   async #answerGet(payload: Uint8Array): Promise<void> {
-    const g = decodeGet(payload);
+    const now = this.#d.clock.now();
+    const g = openGet(payload, this.local.logId, (hex) => {
+      const L = this.#logs.get(hex);
+      return L && !L.row.local ? L.key : undefined;
+    }, now);
     if (!g.ok) return this.#d.log.log("warn", "ledger.refused", { log: this.logHex, kind: "get", code: g.code, reason: g.reason });
     const link = this.#link!;
     const head = await this.#d.gc.run(() => this.local.head());
-    const entries = this.db.tree.entries(this.local.row.id, g.value.start, Math.min(g.value.end, head.size));
+    const end = Math.min(g.value.end, head.size);
+    const granted = this.#getLimiter.take(g.value.from, Math.max(0, end - g.value.start), this.#d.clock.now());
+    if (granted < end - g.value.start) {
+      this.#d.log.log("warn", "ledger.get-limited", { log: this.logHex, from: g.value.from, start: g.value.start, end, granted: Math.max(0, granted) });
+    }
+    if (granted < 0) return;
+    const entries = granted > 0 ? this.db.tree.entries(this.local.row.id, g.value.start, g.value.start + granted) : [];
     await Promise.all([...entries.map((e) => link.publish(ledgerTopic(this.logHex, "entry"), e)), link.publish(ledgerTopic(this.logHex, "sth"), head.cose, true)]);
   }
 }
