@@ -186,6 +186,7 @@ export const registryRun: Command = {
         `  broker    ${broker} (MQTT ${version === "5" ? "5" : "3.1.1"}, client id at-r-${name})`,
         `  http      ${registry.httpUrl}`,
         ...(ledger ? [`  ledger    log ${toHex(registryKey.kid)}, ${ledger.peers.length} peer(s), federation key id ${toHex(ledger.federationKey.id)}`] : []),
+        ...(registry.ledger ? [`  tlog      ${registry.httpUrl}/antitheft/v1/ledger/tlog/ (C2SP tlog-tiles), checkpoint key ${registry.ledger.verifierKey}`] : []),
         "",
       ].join("\n"),
     );

@@ -31,6 +31,8 @@ import { checkEvidence } from "./evidence.js";
 import type { LogRow } from "./tables.js";
 import type { PeerFlag } from "./flag-tables.js";
 import { GetLimiter, type GetLimit } from "./get-limiter.js";
+import { defaultOrigin, signCheckpoint } from "./checkpoint.js";
+import { ed25519NoteSigner, verifierKey, type NoteSigner } from "./note.js";
 
 export interface LedgerPeer {
   /** The peer registry's public key (its command key): raw 32 bytes, KeyObject or SPKI PEM. */
@@ -49,6 +51,8 @@ export interface LedgerOptions {
   readonly mqtt?: { readonly url: string; readonly name?: string; readonly protocolVersion?: 4 | 5; readonly factory?: MqttFactory };
   /** Wait before asking a log for entries this registry lacks (they may still be on their way). Default 200 ms. */
   readonly getDelayMs?: number;
+  /** The checkpoint origin of this registry's log (C2SP tlog-checkpoint); default antitheft.ledger/<log hex>. */
+  readonly origin?: string;
   /** The budget of `get` answers per member (get-limiter.ts; docs/LEDGER.md §6.1). */
   readonly getLimit?: GetLimit;
 }
@@ -79,6 +83,10 @@ export class Ledger {
   readonly #getTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #warnedForeignKey = new Set<string>();
   readonly #getLimiter: GetLimiter;
+  /** The checkpoint origin of this registry's log, also its note key name. */
+  readonly origin: string;
+  readonly #noteSigner: NoteSigner;
+  #checkpoint: { size: number; note: string } | undefined;
   #publishedUpTo = 0;
   #flushScheduled = false;
   #flushChain: Promise<void> = Promise.resolve();
@@ -100,6 +108,8 @@ export class Ledger {
       });
       return { local, peers };
     });
+    this.origin = o.origin ?? defaultOrigin(toHex(own.kid));
+    this.#noteSigner = ed25519NoteSigner(this.origin, own.signer);
     this.local = new LocalLog(this.db, rows.local, own, this.federationKey, () => d.clock.now());
     this.#logs.set(toHex(own.kid), { row: rows.local, key: publicKeyFromRaw(own.publicKey), hex: toHex(own.kid) });
     for (const p of rows.peers) this.#logs.set(toHex(p.row.logId), { row: p.row, key: publicKeyFromRaw(p.raw), hex: toHex(p.row.logId) });
@@ -163,6 +173,18 @@ export class Ledger {
   /** This registry's latest signed tree head (signing one if the log grew). */
   head(): SignedTreeHead {
     return this.local.head();
+  }
+
+  /** The C2SP verifier key of this log's checkpoints: "<origin>+<key ID>+<base64 key>". */
+  get verifierKey(): string {
+    return verifierKey(this.origin, this.#d.registryKey.publicKey);
+  }
+
+  /** The latest tree head as a C2SP checkpoint (signed note), beside its COSE form. */
+  checkpoint(): { head: SignedTreeHead; note: string } {
+    const head = this.head();
+    if (this.#checkpoint?.size !== head.size) this.#checkpoint = { size: head.size, note: signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, [this.#noteSigner]) };
+    return { head, note: this.#checkpoint.note };
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
