@@ -22,7 +22,12 @@ const OCTETS = "application/octet-stream";
 
 /** The asset at `path` (relative to the tlog prefix) of this registry's own log; throws E_NOT_FOUND. */
 export function tlogAsset(ledger: Ledger, path: string): Asset {
-  if (path === "checkpoint") return { body: new TextEncoder().encode(ledger.checkpoint().note), type: TEXT, cache: "max-age=2" };
+  if (path === "checkpoint") {
+    // With the witnesses' cosignatures when they were collected for this very size (§7.2).
+    const cp = ledger.checkpoint();
+    const c = ledger.cosignedCheckpoint();
+    return { body: new TextEncoder().encode(c && c.size === cp.head.size ? c.note : cp.note), type: TEXT, cache: "max-age=2" };
+  }
   const t = parseTilePath(path);
   if (!t.ok) throw new RegistryError("E_NOT_FOUND", t.reason);
   const log = ledger.local.row.id;

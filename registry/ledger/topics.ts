@@ -9,6 +9,7 @@
 // | at/v1/ledger/<log>/sth      | the log     | yes      | its latest signed tree head (tree-head.ts) |
 // | at/v1/ledger/<log>/gossip   | anyone      | no       | a head of <log> the sender verified        |
 // | at/v1/ledger/<log>/alarm    | anyone      | yes      | fork evidence: `alarm` below               |
+// | at/v1/ledger/<log>/checkpoint | the log   | yes      | its latest C2SP checkpoint with the witnesses' cosignatures |
 // | at/v1/ledger/<log>/get      | a member    | no       | a signed get (get-request.ts): the log re-publishes entries |
 import { encodeDeterministic } from "../../attestation/cbor/deterministic.js";
 import { decodeStrict } from "../../attestation/cbor/strict.js";
@@ -18,7 +19,7 @@ import { accept, refuse, type Checked } from "./errors.js";
 import { field, MAX_OBJECT_BYTES } from "./signed.js";
 
 export const LEDGER_TOPIC_PREFIX = `${TOPIC_PREFIX}ledger/`;
-export const LEDGER_TOPICS = ["entry", "sth", "gossip", "alarm", "get"] as const;
+export const LEDGER_TOPICS = ["entry", "sth", "gossip", "alarm", "get", "checkpoint"] as const;
 export type LedgerTopicKind = (typeof LEDGER_TOPICS)[number];
 
 export function ledgerTopic(logHex: string, kind: LedgerTopicKind): string {

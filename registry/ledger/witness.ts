@@ -53,6 +53,11 @@ export class Witness {
     for (const v of o.logs) this.#logs.set(v.name, [...(this.#logs.get(v.name) ?? []), v]);
   }
 
+  /** Follows one more log (its note verifier key; the key name is its origin). */
+  follow(v: NoteVerifier): void {
+    this.#logs.set(v.name, [...(this.#logs.get(v.name) ?? []), v]);
+  }
+
   /** Handles the body of POST <prefix>/add-checkpoint. Never throws on hostile input. */
   addCheckpoint(body: Uint8Array | string): WitnessAnswer {
     const bad = (status: WitnessAnswer["status"], why: string): WitnessAnswer => {
