@@ -1,5 +1,5 @@
 // `antitheft registry ...`: run the reference stolen-device registry, and make its command key.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { parseFlags, required } from "./device-common.js";
@@ -9,6 +9,8 @@ import { RegistryError } from "../../registry/errors.js";
 import { textLogger } from "../../registry/text-log.js";
 import type { Registry } from "../../registry/registry.js";
 import { FederationKey } from "../../registry/ledger/pseudonym.js";
+import { parseCosignerKey } from "../../registry/ledger/cosignature.js";
+import { parseWitnessPolicy, type WitnessPolicy } from "../../registry/ledger/witness-policy.js";
 
 /** A `<who> keygen --out FILE [--force]` command writing an Ed25519 PEM pair. */
 export function keygenCommand(who: string, summary: string, purpose: string): Command {
@@ -47,7 +49,8 @@ const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry
                           --oem-pub oem.pub [--oem-pub ...] [--authority-pub authority.pub ...]
                           [--http 127.0.0.1:8080] [--mqtt-version 4|5] [--name registry]
                           [--share-group GROUP] [--measurement HEX ...] [--log text|json]
-                          [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]]
+                          [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]
+                           [--witness URL=KEY ...] [--witness-policy FILE] [--ledger-get-limit N]]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
 endorsement chains to a pinned --oem-pub, detects clones, takes signed owner and authority
@@ -70,11 +73,29 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
                     federation's 32-byte pseudonymisation key in hex (openssl rand -hex 32)
   --peer-pub        a peer registry's public key (SPKI PEM), as NAME=FILE or FILE: its flags apply here
   --federation-broker  the broker the federation shares (default: --broker)
+  --witness         a C2SP tlog-witness to cosign this registry's checkpoints, as URL=COSIGNER-KEY
+                    (the key antitheft witness prints); repeat for several
+  --witness-policy  FILE: {"quorum": N, "witnesses": ["<cosigner key>", ...]}: peers' flags apply
+                    only once a checkpoint covering them has N of these cosignatures (LEDGER.md §7.2)
   --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
                     registry publish per minute (default 2048; docs/LEDGER.md §6.1)
 
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
+
+function witnessArg(s: string): { url: string; key: string } {
+  const m = /^(https?:\/\/[^=]+)=(.+)$/.exec(s);
+  if (!m || !parseCosignerKey(m[2]!).ok) throw new CliError("E_USAGE", `--witness must be URL=COSIGNER-KEY, got "${s}"`, 2);
+  return { url: m[1]!, key: m[2]! };
+}
+
+function policyFile(path: string): WitnessPolicy {
+  try {
+    return parseWitnessPolicy(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new CliError("E_USAGE", `--witness-policy ${path}: ${(e as Error).message}`, 2);
+  }
+}
 
 function getLimit(s: string): number {
   if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CliError("E_USAGE", `--ledger-get-limit must be a positive integer (messages per minute), got "${s}"`, 2);
@@ -111,6 +132,8 @@ export const registryRun: Command = {
         "peer-pub": { type: "string", multiple: true },
         "federation-broker": { type: "string" },
         "ledger-get-limit": { type: "string" },
+        witness: { type: "string", multiple: true },
+        "witness-policy": { type: "string" },
       },
       usage,
     );
@@ -128,7 +151,7 @@ export const registryRun: Command = {
     const name = v.name ?? "registry";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new CliError("E_USAGE", "--name must be 1..64 characters of A-Z a-z 0-9 . _ -", 2);
 
-    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"] || v["ledger-get-limit"])) throw new CliError("E_USAGE", "--peer-pub, --federation-broker and --ledger-get-limit need --federation-key", 2);
+    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"] || v["ledger-get-limit"] || v.witness || v["witness-policy"])) throw new CliError("E_USAGE", "--peer-pub, --federation-broker, --witness, --witness-policy and --ledger-get-limit need --federation-key", 2);
     const ledger = v["federation-key"]
       ? {
           federationKey: FederationKey.fromFile(v["federation-key"]),
@@ -137,6 +160,8 @@ export const registryRun: Command = {
             const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(p);
             return m ? { name: m[1]!, publicKey: loadPublicKey(m[2]!) } : { publicKey: loadPublicKey(p) };
           }),
+          ...(v.witness?.length ? { witnesses: v.witness.map(witnessArg) } : {}),
+          ...(v["witness-policy"] ? { witnessPolicy: policyFile(v["witness-policy"]) } : {}),
           ...(v["ledger-get-limit"] ? { getLimit: { messages: getLimit(v["ledger-get-limit"]), perMs: 60_000 } } : {}),
           ...(v["federation-broker"] ? { mqtt: { url: v["federation-broker"], name, protocolVersion: (version === "5" ? 5 : 4) as 4 | 5 } } : {}),
         }
