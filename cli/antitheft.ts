@@ -16,13 +16,15 @@ import { demo } from "./commands/demo.js";
 import { sim } from "./commands/sim.js";
 import { conformance } from "./commands/conformance.js";
 import { auditCommand } from "./commands/audit.js";
+import { ledgerCommands } from "./commands/ledger.js";
+import { witnessCommands } from "./commands/witness.js";
 
 const commands: Command[] = [
   selftest,
   oemKeygen, factoryProvision, ...deviceCommands, verify, agent,
   ...registryCommands, ...ownerCommands, ...authorityCommands,
   demo,
-  auditCommand,
+  auditCommand, ...ledgerCommands, ...witnessCommands,
   sim, conformance,
 ];
 

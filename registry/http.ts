@@ -17,6 +17,7 @@ import { MAX_REQUEST_BYTES } from "./request-codec.js";
 
 import { DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH, REQUESTS_PATH } from "./paths.js";
 import { LEDGER_PREFIX, ledgerResource } from "./ledger/http.js";
+import { TLOG_PREFIX, tlogAsset } from "./ledger/tlog-http.js";
 
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = JSON.stringify(body);
@@ -102,6 +103,11 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): P
   if (url.pathname.startsWith(LEDGER_PREFIX)) {
     if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
     if (!ctx.ledger) throw new RegistryError("E_NOT_FOUND", "this registry keeps no ledger");
+    if (url.pathname.startsWith(TLOG_PREFIX)) {
+      const a = tlogAsset(ctx.ledger, url.pathname.slice(TLOG_PREFIX.length)); // C2SP tlog-tiles, docs/LEDGER.md §7.1
+      res.writeHead(200, { "content-type": a.type, "content-length": a.body.byteLength, "cache-control": a.cache });
+      return void res.end(a.body);
+    }
     return send(res, 200, ledgerResource(ctx.ledger, url)); // docs/LEDGER.md §7
   }
   throw new RegistryError("E_NOT_FOUND", `no resource at ${url.pathname}`);

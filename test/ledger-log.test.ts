@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
-import { generateEd25519, publicKeyFromRaw } from "../attestation/index.js";
+import { generateEd25519, publicKeyFromRaw, toHex } from "../attestation/index.js";
 import { signingKey } from "../registry/keys.js";
 import { Registry } from "../registry/registry.js";
 import { raiseFlag, REGISTRY_PARTY } from "../registry/flagging.js";
@@ -16,7 +16,8 @@ import { FederationKey } from "../registry/ledger/pseudonym.js";
 import { CompactRange } from "../registry/ledger/compact-range.js";
 import { MemoryTree } from "../registry/ledger/merkle.js";
 import { checkEvidence } from "../registry/ledger/evidence.js";
-import { decodeEvidence, decodeGet, encodeEvidence, encodeGet, parseLedgerTopic } from "../registry/ledger/topics.js";
+import { decodeEvidence, encodeEvidence, parseLedgerTopic } from "../registry/ledger/topics.js";
+import { openGet, signGet } from "../registry/ledger/get-request.js";
 import { OEM, getJson, tempDir } from "./support/registry-sim.js";
 
 const key = signingKey(generateEd25519().privateKey);
@@ -74,7 +75,8 @@ test("property: hostile bytes never throw and never verify", () => {
         m[at % m.length]! ^= x;
         assert.equal(verifyEntry(m, pub, key.kid).ok || verifyTreeHead(m, pub, key.kid).ok, false);
       }
-      assert.doesNotThrow(() => [decodeGet(junk), decodeEvidence(junk)]);
+      assert.doesNotThrow(() => [openGet(junk, key.kid, () => pub, 0), decodeEvidence(junk)]);
+      assert.equal(openGet(junk, key.kid, () => pub, 0).ok, false);
     }),
     { numRuns: 300 },
   );
@@ -99,8 +101,14 @@ test("fork evidence proves itself; messages and topics round-trip", () => {
   assert.equal(checkEvidence("E_LEDGER_ENTRY_FORK", e1, signEntry(body({ seq: 6 }), key.signer), pub, key.kid).ok, false);
   const ev = decodeEvidence(encodeEvidence({ code: "E_LEDGER_FORK", a, b }));
   assert.ok(ev.ok && ev.value.code === "E_LEDGER_FORK");
-  assert.deepEqual(decodeGet(encodeGet({ start: 2, end: 10_000 })), { ok: true, value: { start: 2, end: 514 } }, "a get is capped at 512 entries");
-  assert.equal(decodeGet(encodeGet({ start: 5, end: 5 })).ok, false);
+  // A get: signed by a pinned member (other), naming this log (key.kid), fresh, capped at 512 entries.
+  const member = (hex: string) => (hex === toHex(other.kid) ? publicKeyFromRaw(other.publicKey) : undefined);
+  const g = openGet(signGet({ log: key.kid, start: 2, end: 10_000, ts: 1000 }, other.signer, other.kid), key.kid, member, 2000);
+  assert.ok(g.ok && g.value.start === 2 && g.value.end === 514 && g.value.from === toHex(other.kid), "a get is capped at 512 entries");
+  assert.equal(openGet(signGet({ log: key.kid, start: 5, end: 5, ts: 1000 }, other.signer, other.kid), key.kid, member, 1000).ok, false);
+  assert.equal(openGet(signGet({ log: key.kid, start: 0, end: 5, ts: 1000 }, key.signer, key.kid), key.kid, member, 1000).ok, false, "not a pinned member");
+  assert.equal(openGet(signGet({ log: other.kid, start: 0, end: 5, ts: 1000 }, other.signer, other.kid), key.kid, member, 1000).ok, false, "another log's get");
+  assert.equal(openGet(signGet({ log: key.kid, start: 0, end: 5, ts: 1000 }, other.signer, other.kid), key.kid, member, 1000 + 6 * 60_000).ok, false, "stale");
   assert.deepEqual(parseLedgerTopic(`at/v1/ledger/${"ab".repeat(16)}/sth`), { log: "ab".repeat(16), kind: "sth" });
   for (const t of ["at/v1/ledger/AB/sth", `at/v1/ledger/${"ab".repeat(16)}/nope`, `at/v1/d/${"ab".repeat(16)}/hello`]) assert.equal(parseLedgerTopic(t), undefined);
 });

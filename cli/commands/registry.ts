@@ -1,5 +1,5 @@
 // `antitheft registry ...`: run the reference stolen-device registry, and make its command key.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { parseFlags, required } from "./device-common.js";
@@ -11,6 +11,8 @@ import { RegistryError } from "../../registry/errors.js";
 import { textLogger } from "../../registry/text-log.js";
 import type { Registry } from "../../registry/registry.js";
 import { FederationKey } from "../../registry/ledger/pseudonym.js";
+import { parseCosignerKey } from "../../registry/ledger/cosignature.js";
+import { parseWitnessPolicy, type WitnessPolicy } from "../../registry/ledger/witness-policy.js";
 
 /** A `<who> keygen --out FILE [--force]` command writing an Ed25519 PEM pair. */
 export function keygenCommand(who: string, summary: string, purpose: string): Command {
@@ -49,7 +51,8 @@ const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry
                           --oem-pub oem.pub[:TACS] [--oem-pub ...] [--authority-pub authority.pub ...]
                           [--http 127.0.0.1:8080] [--mqtt-version 4|5] [--name registry]
                           [--share-group GROUP] [--measurement HEX ...] [--log text|json]
-                          [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]]
+                          [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]
+                           [--witness URL=KEY ...] [--witness-policy FILE] [--ledger-get-limit N]]
                           [--limit-device B/R] [--limit-owner B/R] [--limit-authority B/R]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
@@ -78,9 +81,34 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
   --limit-device    hellos and heartbeats per device id: BURST/PER_SECOND (default 20/0.2)
   --limit-owner     requests per owner key (default 30/0.5); over it: 429 E_RATE_LIMITED
   --limit-authority requests per authority key (default 2000/50; a flag-batch is one request)
+  --witness         a C2SP tlog-witness to cosign this registry's checkpoints, as URL=COSIGNER-KEY
+                    (the key antitheft witness prints); repeat for several
+  --witness-policy  FILE: {"quorum": N, "witnesses": ["<cosigner key>", ...]}: peers' flags apply
+                    only once a checkpoint covering them has N of these cosignatures (LEDGER.md §7.2)
+  --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
+                    registry publish per minute (default 2048; docs/LEDGER.md §6.1)
 
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
+
+function witnessArg(s: string): { url: string; key: string } {
+  const m = /^(https?:\/\/[^=]+)=(.+)$/.exec(s);
+  if (!m || !parseCosignerKey(m[2]!).ok) throw new CliError("E_USAGE", `--witness must be URL=COSIGNER-KEY, got "${s}"`, 2);
+  return { url: m[1]!, key: m[2]! };
+}
+
+function policyFile(path: string): WitnessPolicy {
+  try {
+    return parseWitnessPolicy(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new CliError("E_USAGE", `--witness-policy ${path}: ${(e as Error).message}`, 2);
+  }
+}
+
+function getLimit(s: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(s)) throw new CliError("E_USAGE", `--ledger-get-limit must be a positive integer (messages per minute), got "${s}"`, 2);
+  return Number(s);
+}
 
 function hostPort(s: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(s);
@@ -128,6 +156,9 @@ export const registryRun: Command = {
         "limit-device": { type: "string" },
         "limit-owner": { type: "string" },
         "limit-authority": { type: "string" },
+        "ledger-get-limit": { type: "string" },
+        witness: { type: "string", multiple: true },
+        "witness-policy": { type: "string" },
       },
       usage,
     );
@@ -145,7 +176,7 @@ export const registryRun: Command = {
     const name = v.name ?? "registry";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new CliError("E_USAGE", "--name must be 1..64 characters of A-Z a-z 0-9 . _ -", 2);
 
-    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"])) throw new CliError("E_USAGE", "--peer-pub and --federation-broker need --federation-key", 2);
+    if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"] || v["ledger-get-limit"] || v.witness || v["witness-policy"])) throw new CliError("E_USAGE", "--peer-pub, --federation-broker, --witness, --witness-policy and --ledger-get-limit need --federation-key", 2);
     const ledger = v["federation-key"]
       ? {
           federationKey: FederationKey.fromFile(v["federation-key"]),
@@ -154,6 +185,9 @@ export const registryRun: Command = {
             const m = /^([A-Za-z0-9._-]{1,64})=(.+)$/.exec(p);
             return m ? { name: m[1]!, publicKey: loadPublicKey(m[2]!) } : { publicKey: loadPublicKey(p) };
           }),
+          ...(v.witness?.length ? { witnesses: v.witness.map(witnessArg) } : {}),
+          ...(v["witness-policy"] ? { witnessPolicy: policyFile(v["witness-policy"]) } : {}),
+          ...(v["ledger-get-limit"] ? { getLimit: { messages: getLimit(v["ledger-get-limit"]), perMs: 60_000 } } : {}),
           ...(v["federation-broker"] ? { mqtt: { url: v["federation-broker"], name, protocolVersion: (version === "5" ? 5 : 4) as 4 | 5 } } : {}),
         }
       : undefined;
@@ -208,6 +242,7 @@ export const registryRun: Command = {
         `  broker    ${broker} (MQTT ${version === "5" ? "5" : "3.1.1"}, client id at-r-${name})`,
         `  http      ${registry.httpUrl}`,
         ...(ledger ? [`  ledger    log ${toHex(registryKey.kid)}, ${ledger.peers.length} peer(s), federation key id ${toHex(ledger.federationKey.id)}`] : []),
+        ...(registry.ledger ? [`  tlog      ${registry.httpUrl}/antitheft/v1/ledger/tlog/ (C2SP tlog-tiles), checkpoint key ${registry.ledger.verifierKey}`] : []),
         "",
       ].join("\n"),
     );

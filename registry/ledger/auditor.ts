@@ -5,9 +5,11 @@
 //  2. the heads every audited registry holds of every pinned log (gossip), and the alarms they
 //     hold (fork evidence is re-checked here: it proves itself);
 //  3. no two heads of one log with one size and different roots (E_LEDGER_FORK), whoever showed them;
-//  4. since the head this auditor saw last (its state): a consistency proof (RFC 9162 §2.1.4.2),
+//  4. since the head this auditor saw last (its state; also with --full): a consistency proof (RFC 9162 §2.1.4.2),
 //     then the new entries - each signed by the log, each at its position - extend the saved
-//     compact range to exactly the signed root (E_LEDGER_ROOT). First audit, or --full: all entries;
+//     compact range to exactly the signed root (E_LEDGER_ROOT). First audit, or --full: all entries.
+//     An older head than the saved one is stale (E_LEDGER_STALE) if proved consistent, else a fork,
+//     and the saved (newer) head is kept: the auditor never moves backwards;
 //  5. every other head of the log seen anywhere is consistent with the registry's own (a split view);
 //  6. inclusion proofs (RFC 9162 §2.1.3.2) of a sample of entries and of the newest one.
 // Time and transport are injected (fetch, random). Nothing in a response is trusted unless a
@@ -228,25 +230,19 @@ export async function audit(targets: readonly AuditTarget[], state: AuditState =
         }
         return at - start;
       };
-      // 4. the log since last time
-      let range: CompactRange;
-      let checked: number;
+      // 4. the log since last time. The saved head is checked first, --full or not: the auditor
+      // never moves backwards. An older head (stale) is checked against the saved one and the
+      // saved one is kept, so a history that branches before it stays refused on later runs.
+      let stale = false;
       let since = "";
-      if (o.full || !prev?.ok || !prevSaved) {
-        range = new CompactRange();
-        checked = await entriesOf(0, d.size, range);
-      } else {
+      if (prev?.ok && prevSaved) {
         const ph = prev.value;
         if (d.size >= ph.size) {
           const c = await get(t.url, `proof/consistency?log=${p.hex}&first=${ph.size}&second=${d.size}`);
           if (!verifyConsistency(ph.size, d.size, ph.root, d.root, fromHexList(c.path))) fail("E_LEDGER_INCONSISTENT", `the head of size ${d.size} is not an extension of the head of size ${ph.size} this auditor saw before`);
-          range = new CompactRange(prevSaved.size, prevSaved.frontier.map((h) => new Uint8Array(Buffer.from(h, "hex"))));
-          checked = await entriesOf(ph.size, d.size, range);
-          since = `, consistent with the previous head of size ${ph.size}`;
+          else since = `, consistent with the previous head of size ${ph.size}`;
         } else {
-          range = new CompactRange();
-          await entriesOf(0, d.size, range);
-          checked = d.size;
+          stale = true;
           let ok = false;
           try {
             const c = await get(t.url, `proof/consistency?log=${p.hex}&first=${d.size}&second=${ph.size}`);
@@ -254,9 +250,18 @@ export async function audit(targets: readonly AuditTarget[], state: AuditState =
           } catch {
             ok = false;
           }
-          if (ok) note("warn", "E_LEDGER_STALE", p.hex, `${t.url} serves a head of size ${d.size}, older than the head of size ${ph.size} seen before`);
+          if (ok) note("warn", "E_LEDGER_STALE", p.hex, `${t.url} serves a head of size ${d.size}, older than the head of size ${ph.size} seen before: the newer head is kept`);
           else fail("E_LEDGER_FORK", `${t.url} serves a head of size ${d.size} and cannot prove it consistent with the head of size ${ph.size} it signed before: the log shrank or forked`);
         }
+      }
+      let range: CompactRange;
+      let checked: number;
+      if (o.full || stale || !prev?.ok || !prevSaved) {
+        range = new CompactRange();
+        checked = await entriesOf(0, d.size, range);
+      } else {
+        range = new CompactRange(prevSaved.size, prevSaved.frontier.map((h) => new Uint8Array(Buffer.from(h, "hex"))));
+        checked = await entriesOf(prevSaved.size, d.size, range);
       }
       if (!equalBytes(range.root(), d.root)) fail("E_LEDGER_ROOT", `the entries served do not reproduce the signed root of size ${d.size}`);
       // 5. every other head of this log seen anywhere
@@ -284,7 +289,8 @@ export async function audit(targets: readonly AuditTarget[], state: AuditState =
       }
       if (!failed) {
         note("ok", "OK", p.hex, `${t.url}: ${d.size} entries, root ${toHex(d.root).slice(0, 16)}..., ${checked} entries checked${since}, ${picks.size} inclusion proofs verified`);
-        logs[p.hex] = { size: d.size, root: toHex(d.root), ts: d.ts, sth: b64(d.cose), frontier: range.hashes.map(toHex) };
+        // A stale run keeps the newer saved head (never roll the state back).
+        if (!stale) logs[p.hex] = { size: d.size, root: toHex(d.root), ts: d.ts, sth: b64(d.cose), frontier: range.hashes.map(toHex) };
       }
     } catch (e) {
       if (!(e instanceof Unreachable)) throw e;

@@ -12,6 +12,9 @@ import { signTreeHead, type SignedTreeHead } from "./tree-head.js";
 import { MemoryTree } from "./merkle.js";
 import { FederationKey } from "./pseudonym.js";
 import { ledgerTopic, type LedgerTopicKind } from "./topics.js";
+import { signGet } from "./get-request.js";
+import { encodeDeterministic } from "../../attestation/cbor/deterministic.js";
+import { peekEntry } from "./entry.js";
 import { audit, type AuditState, type AuditTarget } from "./auditor.js";
 import { LEDGER_PREFIX } from "./http.js";
 import { verifyInclusion } from "./verify.js";
@@ -29,6 +32,7 @@ export const REQ_LG = {
   "REQ-LG-06": { text: "A registry's log, heads and proofs survive a restart: the same signed head is served and old heads stay consistent with new ones.", source: "docs/LEDGER.md §2; PROTOCOL.md §6 (state survives kill -9)" },
   "REQ-LG-07": { text: "An entry or tree node altered in a registry's storage is detected by an auditor holding only public keys.", source: "Res. 97 (no party can quietly alter or erase a record); RFC 9162 §8.3 (monitors, auditors); docs/LEDGER.md §8" },
   "REQ-LG-08": { text: "Hostile payloads on every ledger topic (not CBOR, bad signature, wrong log, oversized) are dropped: no state change, no crash.", source: "PROTOCOL.md §2; docs/LEDGER.md §6" },
+  "REQ-LG-09": { text: "A ledger get is answered only when signed by a pinned member, fresh and naming the registry's own log: an unsigned get, one signed by an unpinned key or one naming another log makes the registry publish nothing; one answer carries at most 512 entries.", source: "RFC 4732 (Internet denial-of-service considerations: amplification); docs/LEDGER.md §6.1" },
 } as const;
 
 export type ReqLg = keyof typeof REQ_LG;
@@ -144,6 +148,22 @@ export class SimulatedPeer {
     return h;
   }
 
+  /** Publishes a get for entries [start, end) of `log`, signed by this peer (docs/LEDGER.md §6.1). */
+  async get(log: Uint8Array, start: number, end: number, signer: SigningKey = this.key): Promise<void> {
+    const req = signGet({ log, start, end, ts: Date.now() }, signer.signer, signer.kid);
+    await this.publish("get", req, false, toHex(log));
+  }
+
+  /** Collects the messages published on `topic` from now on. */
+  async watch(topic: string): Promise<{ readonly got: Uint8Array[]; stop(): Promise<void> }> {
+    const c = this.#client!;
+    const got: Uint8Array[] = [];
+    const on = (t: string, payload: Buffer) => void (t === topic && got.push(new Uint8Array(payload)));
+    c.on("message", on);
+    await c.subscribeAsync(topic, { qos: 1 });
+    return { got, stop: async () => void (c.off("message", on), await c.unsubscribeAsync(topic)) };
+  }
+
   async close(): Promise<void> {
     const c = this.#client;
     this.#client = undefined;
@@ -250,4 +270,32 @@ export async function checkHostileLedgerPayloads(registryUrl: string, peer: Simu
   const after = await json(`${registryUrl}${LEDGER_PREFIX}heads`);
   const same = JSON.stringify(before.body.heads?.map((h: { log: string; size: number; root: string }) => [h.log, h.size, h.root])) === JSON.stringify(after.body.heads?.map((h: { log: string; size: number; root: string }) => [h.log, h.size, h.root]));
   return { id: "REQ-LG-08", ok: after.status === 200 && same, detail: same ? `${logs.length * 5 * junk.length} hostile payloads dropped; heads unchanged` : "the heads changed after hostile payloads" };
+}
+
+/**
+ * REQ-LG-09: gets that are unsigned, signed by a key the registry does not pin (`outsider`), or
+ * that name another log make the registry publish nothing; a pinned member's get is answered
+ * (the barrier behind them: one registry publishes in order). The registry's own log must hold at
+ * least 2 entries; the newest one (which its own flush may re-publish) is left out of the counts.
+ */
+export async function checkGetOnlyForMembers(registryUrl: string, registryLog: string, member: SimulatedPeer, outsider: SigningKey, timeoutMs = 5000): Promise<CheckResult> {
+  const n = Number((await json(`${registryUrl}${LEDGER_PREFIX}entries?start=0&end=0`)).body.size ?? 0);
+  if (n < 2) return { id: "REQ-LG-09", ok: false, detail: `the registry's log holds ${n} entries, the check needs 2` };
+  const log = new Uint8Array(Buffer.from(registryLog, "hex"));
+  const w = await member.watch(ledgerTopic(registryLog, "entry"));
+  try {
+    const counted = () => w.got.map((e) => peekEntry(e)).filter((e) => e.ok && e.value.seq < n - 1).length;
+    await member.publish("get", encodeDeterministic({ v: 1, start: 0, end: n - 1 }), false, registryLog); // the unsigned form
+    await member.publish("get", Buffer.from(JSON.stringify({ v: 1, start: 0, end: n - 1 })), false, registryLog);
+    await member.get(log, 0, n - 1, outsider);
+    await member.publish("get", signGet({ log: member.key.kid, start: 0, end: n - 1, ts: Date.now() }, member.key.signer, member.key.kid), false, registryLog); // names another log
+    await member.get(log, 0, 1);
+    const answered = await eventually(async () => counted() >= 1, timeoutMs);
+    if (!answered) return { id: "REQ-LG-09", ok: false, detail: "a pinned member's signed get was not answered" };
+    await new Promise((r) => setTimeout(r, Math.min(500, timeoutMs / 4)));
+    const c = counted();
+    return { id: "REQ-LG-09", ok: c === 1, detail: c === 1 ? "unsigned, unpinned and misdirected gets published nothing; the member's get was answered" : `${c - 1} entries published for gets that were unsigned, signed by an unpinned key, or meant for another log` };
+  } finally {
+    await w.stop();
+  }
 }

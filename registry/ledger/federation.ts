@@ -62,7 +62,7 @@ export class FederationLink {
       let first = true;
       client.on("connect", () => {
         const subs: Record<string, { qos: 1 }> = {};
-        for (const k of ["entry", "sth", "gossip", "alarm"]) subs[`${LEDGER_TOPIC_PREFIX}+/${k}`] = { qos: 1 };
+        for (const k of ["entry", "sth", "gossip", "alarm", "checkpoint"]) subs[`${LEDGER_TOPIC_PREFIX}+/${k}`] = { qos: 1 };
         subs[ledgerTopic(o.ownLog, "get")] = { qos: 1 };
         client.subscribe(subs, (err, granted) => {
           const refused = (granted ?? []).filter((g) => g.qos === 128);

@@ -49,10 +49,18 @@ export interface PeerFlag {
 
 type Row = { kind: FlagKind; at: number; seq: number; log_id: Buffer; name: string; cleared_seq: number | null };
 
+/** A peer flag row with its clear, for a witness policy's gate (ledger.ts). */
+export interface PeerFlagRow extends PeerFlag {
+  readonly clearedSeq: number | null;
+  /** The log has an alarm: its clears do not count (fail closed). */
+  readonly alarmed: boolean;
+}
+
 export class PeerFlagTable {
   readonly #raise: Stmt;
   readonly #clear: Stmt;
   readonly #active: Stmt;
+  readonly #rows: Stmt;
 
   constructor(db: Db) {
     this.#raise = db.prepare("INSERT OR IGNORE INTO ledger_peer_flags (subject, log, seq, kind, at) VALUES (?, ?, ?, ?, ?)");
@@ -65,6 +73,24 @@ export class PeerFlagTable {
        WHERE f.subject = ? AND (f.cleared_seq IS NULL OR EXISTS (SELECT 1 FROM ledger_alarms a WHERE a.log = f.log))
        ORDER BY f.at, f.log, f.seq`,
     );
+    this.#rows = db.prepare(
+      `SELECT f.kind, f.at, f.seq, f.cleared_seq, l.log_id, l.name, EXISTS (SELECT 1 FROM ledger_alarms a WHERE a.log = f.log) AS alarmed
+       FROM ledger_peer_flags f JOIN ledger_logs l ON l.id = f.log WHERE f.subject = ? ORDER BY f.at, f.log, f.seq`,
+    );
+  }
+
+  /** Every row of this pseudonym, cleared or not (a witness policy decides which count). */
+  rows(subject: Uint8Array): PeerFlagRow[] {
+    return (this.#rows.all(blob(subject)) as (Row & { alarmed: number })[]).map((r) => ({
+      kind: r.kind,
+      log: bytes(r.log_id).reduce((s, b) => s + b.toString(16).padStart(2, "0"), ""),
+      registry: r.name,
+      seq: r.seq,
+      at: r.at,
+      heldAfterClear: r.cleared_seq !== null,
+      clearedSeq: r.cleared_seq,
+      alarmed: r.alarmed === 1,
+    }));
   }
 
   raise(subject: Uint8Array, log: number, seq: number, kind: FlagKind, at: number): void {

@@ -25,15 +25,25 @@ import { verifyEntry } from "./entry.js";
 import { verifyTreeHead, type SignedTreeHead } from "./tree-head.js";
 import { ingestEntry, ingestHead, recordEvidence, type Outcome } from "./mirror.js";
 import { FederationLink } from "./federation.js";
-import { decodeEvidence, decodeGet, encodeEvidence, encodeGet, ledgerTopic, MAX_GET_RANGE, type LedgerTopicKind } from "./topics.js";
+import { decodeEvidence, encodeEvidence, ledgerTopic, type LedgerTopicKind } from "./topics.js";
+import { MAX_GET_RANGE, openGet, signGet } from "./get-request.js";
 import { checkEvidence } from "./evidence.js";
 import type { LogRow } from "./tables.js";
 import type { PeerFlag } from "./flag-tables.js";
+export type { WitnessPolicy } from "./witness-policy.js";
+import { GetLimiter, type GetLimit } from "./get-limiter.js";
+import { defaultOrigin, openCheckpoint, signCheckpoint } from "./checkpoint.js";
+import { ed25519NoteSigner, ed25519NoteVerifier, verifierKey, type NoteSigner, type NoteVerifier } from "./note.js";
+import { parseCosignerKey } from "./cosignature.js";
+import { WitnessClient } from "./witness-client.js";
+import { cosignersIn, type WitnessPolicy } from "./witness-policy.js";
 
 export interface LedgerPeer {
   /** The peer registry's public key (its command key): raw 32 bytes, KeyObject or SPKI PEM. */
   readonly publicKey: Uint8Array | KeyObject | string;
   readonly name?: string;
+  /** Its checkpoint origin (C2SP tlog-checkpoint); default antitheft.ledger/<log hex>. */
+  readonly origin?: string;
 }
 
 export interface LedgerOptions {
@@ -47,6 +57,14 @@ export interface LedgerOptions {
   readonly mqtt?: { readonly url: string; readonly name?: string; readonly protocolVersion?: 4 | 5; readonly factory?: MqttFactory };
   /** Wait before asking a log for entries this registry lacks (they may still be on their way). Default 200 ms. */
   readonly getDelayMs?: number;
+  /** The checkpoint origin of this registry's log (C2SP tlog-checkpoint); default antitheft.ledger/<log hex>. */
+  readonly origin?: string;
+  /** Witnesses asked to cosign this registry's checkpoints (C2SP tlog-witness): url and cosigner key. */
+  readonly witnesses?: readonly { readonly url: string; readonly key: string }[];
+  /** Peers' flags apply only once a checkpoint covering them has a quorum of cosignatures (witness-policy.ts). */
+  readonly witnessPolicy?: WitnessPolicy;
+  /** The budget of `get` answers per member (get-limiter.ts; docs/LEDGER.md §6.1). */
+  readonly getLimit?: GetLimit;
 }
 
 export interface LedgerDeps {
@@ -61,6 +79,9 @@ export interface KnownLog {
   readonly row: LogRow;
   readonly key: KeyObject;
   readonly hex: string;
+  /** Its checkpoint origin and note key (C2SP tlog-checkpoint, signed-note). */
+  readonly origin: string;
+  readonly note: NoteVerifier;
 }
 
 export class Ledger {
@@ -74,6 +95,19 @@ export class Ledger {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #getTimers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #warnedForeignKey = new Set<string>();
+  readonly #getLimiter: GetLimiter;
+  /** The checkpoint origin of this registry's log, also its note key name. */
+  readonly origin: string;
+  readonly #noteSigner: NoteSigner;
+  #checkpoint: { size: number; note: string } | undefined;
+  #cosigned: { size: number; note: string; cosignatures: number } | undefined;
+  #cosignRunning = false;
+  #cosignAgain = false;
+  readonly #witnessClient: WitnessClient | undefined;
+  /** Per peer log (hex): the size a quorum-cosigned checkpoint covers and the mirror matches. */
+  readonly #witnessed = new Map<string, number>();
+  /** Per peer log: the largest quorum-cosigned checkpoint the mirror has not reached yet. */
+  readonly #pendingCheckpoint = new Map<string, { size: number; root: Uint8Array; note: Uint8Array }>();
   #publishedUpTo = 0;
   #flushScheduled = false;
   #flushChain: Promise<void> = Promise.resolve();
@@ -84,19 +118,37 @@ export class Ledger {
     this.#o = o;
     this.federationKey = o.federationKey instanceof FederationKey ? o.federationKey : new FederationKey(o.federationKey);
     this.db = new LedgerDb(d.store.db);
+    this.#getLimiter = new GetLimiter(o.getLimit);
     const own = d.registryKey;
     const rows = this.db.tx(() => {
       const local = this.db.logs.ensure(own.kid, own.publicKey, o.name ?? "", true);
       const peers = (o.peers ?? []).map((p) => {
         const raw = toRawPublic(p.publicKey);
         if (equalBytes(raw, own.publicKey)) throw new RegistryError("E_CONFIG", "a ledger peer has this registry's own key");
-        return { row: this.db.logs.ensure(kidOfPublic(raw), raw, p.name ?? "", false), raw };
+        return { row: this.db.logs.ensure(kidOfPublic(raw), raw, p.name ?? "", false), raw, origin: p.origin };
       });
       return { local, peers };
     });
+    this.origin = o.origin ?? defaultOrigin(toHex(own.kid));
+    this.#noteSigner = ed25519NoteSigner(this.origin, own.signer);
     this.local = new LocalLog(this.db, rows.local, own, this.federationKey, () => d.clock.now());
-    this.#logs.set(toHex(own.kid), { row: rows.local, key: publicKeyFromRaw(own.publicKey), hex: toHex(own.kid) });
-    for (const p of rows.peers) this.#logs.set(toHex(p.row.logId), { row: p.row, key: publicKeyFromRaw(p.raw), hex: toHex(p.row.logId) });
+    this.#logs.set(toHex(own.kid), { row: rows.local, key: publicKeyFromRaw(own.publicKey), hex: toHex(own.kid), origin: this.origin, note: ed25519NoteVerifier(this.origin, own.publicKey) });
+    for (const p of rows.peers) {
+      const hex = toHex(p.row.logId);
+      const origin = p.origin ?? defaultOrigin(hex);
+      this.#logs.set(hex, { row: p.row, key: publicKeyFromRaw(p.raw), hex, origin, note: ed25519NoteVerifier(origin, p.raw) });
+    }
+    this.#witnessClient = o.witnesses?.length
+      ? new WitnessClient({
+          witnesses: o.witnesses.map((w) => {
+            const c = parseCosignerKey(w.key);
+            if (!c.ok) throw new RegistryError("E_CONFIG", `witness ${w.url}: ${c.reason}`);
+            return { url: w.url, cosigner: c.value };
+          }),
+          consistency: (first, second) => this.db.tree.consistency(this.local.row.id, first, second),
+          log: d.log,
+        })
+      : undefined;
     this.#link = o.mqtt
       ? new FederationLink({
           url: o.mqtt.url,
@@ -151,12 +203,44 @@ export class Ledger {
 
   /** The flags peers published for this IMEI and have not cleared (equipment-status.ts). */
   peerFlags(imei: string): PeerFlag[] {
-    return this.db.peerFlags.active(this.federationKey.pseudonym(imei));
+    const subject = this.federationKey.pseudonym(imei);
+    if (!this.#o.witnessPolicy) return this.db.peerFlags.active(subject);
+    // docs/LEDGER.md §7.2: a raise counts once a quorum-cosigned checkpoint covers it; a clear
+    // lifts it only once one covers the clear too (and never while the log has an alarm).
+    return this.db.peerFlags
+      .rows(subject)
+      .filter((r) => {
+        const w = this.#witnessed.get(r.log) ?? 0;
+        return r.seq < w && (r.clearedSeq === null || r.alarmed || r.clearedSeq >= w);
+      })
+      .map(({ clearedSeq: _c, alarmed: _a, ...f }) => f);
+  }
+
+  /** The size of a peer's log its quorum-cosigned checkpoints cover (witness policy), 0 if none. */
+  witnessedSize(hex: string): number {
+    return this.#witnessed.get(hex) ?? 0;
+  }
+
+  /** The latest checkpoint with the cosignatures collected for it, if it is of the current size. */
+  cosignedCheckpoint(): { size: number; note: string; cosignatures: number } | undefined {
+    return this.#cosigned;
   }
 
   /** This registry's latest signed tree head (signing one if the log grew). */
   head(): SignedTreeHead {
     return this.local.head();
+  }
+
+  /** The C2SP verifier key of this log's checkpoints: "<origin>+<key ID>+<base64 key>". */
+  get verifierKey(): string {
+    return verifierKey(this.origin, this.#d.registryKey.publicKey);
+  }
+
+  /** The latest tree head as a C2SP checkpoint (signed note), beside its COSE form. */
+  checkpoint(): { head: SignedTreeHead; note: string } {
+    const head = this.head();
+    if (this.#checkpoint?.size !== head.size) this.#checkpoint = { size: head.size, note: signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, [this.#noteSigner]) };
+    return { head, note: this.#checkpoint.note };
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
@@ -234,6 +318,38 @@ export class Ledger {
       ...entries.map((e) => link.publish(ledgerTopic(this.logHex, "entry"), e)),
       link.publish(ledgerTopic(this.logHex, "sth"), head.cose, true),
     ]);
+    this.#scheduleCosign();
+  }
+
+  /**
+   * Has the witnesses cosign the latest checkpoint (C2SP tlog-witness), then publishes it with
+   * their cosignatures, retained, on `<log>/checkpoint` (one round at a time; a head signed
+   * meanwhile gets the next round).
+   */
+  #scheduleCosign(): void {
+    if (this.#stopped || (!this.#link && !this.#witnessClient)) return;
+    if (this.#cosignRunning) {
+      this.#cosignAgain = true;
+      return;
+    }
+    this.#cosignRunning = true;
+    this.#track(
+      (async () => {
+        try {
+          do {
+            this.#cosignAgain = false;
+            const { head, note } = await this.#d.gc.run(() => this.checkpoint());
+            const lines = this.#witnessClient ? await this.#witnessClient.cosign(note, head.size) : [];
+            const full = note + lines.join("");
+            this.#cosigned = { size: head.size, note: full, cosignatures: lines.length };
+            this.#d.log.log("info", "ledger.checkpoint", { log: this.logHex, size: head.size, cosignatures: lines.length });
+            await this.#link?.publish(ledgerTopic(this.logHex, "checkpoint"), new TextEncoder().encode(full), true);
+          } while (this.#cosignAgain && !this.#stopped);
+        } finally {
+          this.#cosignRunning = false;
+        }
+      })(),
+    );
   }
 
   #onConnect(): void {
@@ -241,6 +357,7 @@ export class Ledger {
     this.#flushChain = this.#flushChain.then(async () => {
       const head = await this.#d.gc.run(() => this.local.head());
       await this.#link?.publish(ledgerTopic(this.logHex, "sth"), head.cose, true);
+      this.#scheduleCosign();
     });
     this.#track(this.#flushChain);
   }
@@ -279,6 +396,20 @@ export class Ledger {
         );
         return;
       }
+      case "checkpoint": {
+        if (L.row.local || !this.#o.witnessPolicy) return; // without a policy, checkpoints are informational
+        const policy = this.#o.witnessPolicy;
+        const c = openCheckpoint(payload, L.note, L.origin, policy.cosigners);
+        if (!c.ok) return refused(c.code, c.reason);
+        const n = cosignersIn(c.value.note, policy);
+        if (n < policy.quorum) return log.log("info", "ledger.checkpoint-below-quorum", { log: hex, size: c.value.checkpoint.size, cosigners: n, quorum: policy.quorum });
+        const p = this.#pendingCheckpoint.get(hex);
+        if (c.value.checkpoint.size > Math.max(p?.size ?? -1, this.#witnessed.get(hex) ?? 0) || (c.value.checkpoint.size === 0 && !p)) {
+          this.#pendingCheckpoint.set(hex, { size: c.value.checkpoint.size, root: c.value.checkpoint.root, note: new Uint8Array(payload) });
+        }
+        this.#settleCheckpoint(L);
+        return;
+      }
       case "alarm": {
         const e = decodeEvidence(payload);
         if (!e.ok) return refused(e.code, e.reason);
@@ -290,7 +421,25 @@ export class Ledger {
     }
   }
 
+  /** A quorum-cosigned checkpoint the mirror has reached: its root must be the mirror's, then its size is witnessed. */
+  #settleCheckpoint(L: KnownLog): void {
+    const p = this.#pendingCheckpoint.get(L.hex);
+    if (!p || this.db.logs.size(L.row.id) < p.size) return;
+    this.#pendingCheckpoint.delete(L.hex);
+    if (!equalBytes(this.db.tree.root(L.row.id, p.size), p.root)) {
+      const detail = `a checkpoint of size ${p.size} cosigned by a quorum names a root the mirrored entries do not reproduce`;
+      this.#d.log.log("error", "ledger.alarm", { log: L.hex, name: L.row.name, code: "E_LEDGER_ROOT", size: p.size, detail });
+      this.#track(this.#d.gc.run(() => this.db.alarms.add(L.row.id, "E_LEDGER_ROOT", p.size, p.note, new Uint8Array(0), detail, this.#d.clock.now())));
+      return;
+    }
+    if (p.size > (this.#witnessed.get(L.hex) ?? 0)) {
+      this.#witnessed.set(L.hex, p.size);
+      this.#d.log.log("info", "ledger.witnessed", { log: L.hex, name: L.row.name, size: p.size });
+    }
+  }
+
   async #after(L: KnownLog, o: Outcome, publish = true): Promise<void> {
+    this.#settleCheckpoint(L);
     const log = this.#d.log;
     for (const a of o.alarms) {
       log.log("error", "ledger.alarm", { log: L.hex, name: L.row.name, code: a.code, size: a.size, detail: a.detail });
@@ -319,18 +468,34 @@ export class Ledger {
       const gap = behind();
       if (!gap || this.#stopped) return;
       this.#d.log.log("info", "ledger.get", { log: L.hex, start: gap.start, end: gap.end });
-      this.#track(this.#link!.publish(ledgerTopic(L.hex, "get"), encodeGet(gap)));
+      const own = this.#d.registryKey;
+      const req = signGet({ log: L.row.logId, start: gap.start, end: gap.end, ts: this.#d.clock.now() }, own.signer, own.kid);
+      this.#track(this.#link!.publish(ledgerTopic(L.hex, "get"), req));
     }, this.#o.getDelayMs ?? 200);
     this.#getTimers.set(L.hex, t);
   }
 
-  /** Re-publishes the requested entries of this registry's log, then its head. */
+  /**
+   * Re-publishes the requested entries of this registry's log, then its head - only for a get
+   * signed by a pinned member, fresh, naming this log, within that member's budget
+   * (docs/LEDGER.md §6.1): anything else publishes nothing.
+   */
   async #answerGet(payload: Uint8Array): Promise<void> {
-    const g = decodeGet(payload);
+    const now = this.#d.clock.now();
+    const g = openGet(payload, this.local.logId, (hex) => {
+      const L = this.#logs.get(hex);
+      return L && !L.row.local ? L.key : undefined;
+    }, now);
     if (!g.ok) return this.#d.log.log("warn", "ledger.refused", { log: this.logHex, kind: "get", code: g.code, reason: g.reason });
     const link = this.#link!;
     const head = await this.#d.gc.run(() => this.local.head());
-    const entries = this.db.tree.entries(this.local.row.id, g.value.start, Math.min(g.value.end, head.size));
+    const end = Math.min(g.value.end, head.size);
+    const granted = this.#getLimiter.take(g.value.from, Math.max(0, end - g.value.start), this.#d.clock.now());
+    if (granted < end - g.value.start) {
+      this.#d.log.log("warn", "ledger.get-limited", { log: this.logHex, from: g.value.from, start: g.value.start, end, granted: Math.max(0, granted) });
+    }
+    if (granted < 0) return;
+    const entries = granted > 0 ? this.db.tree.entries(this.local.row.id, g.value.start, g.value.start + granted) : [];
     await Promise.all([...entries.map((e) => link.publish(ledgerTopic(this.logHex, "entry"), e)), link.publish(ledgerTopic(this.logHex, "sth"), head.cose, true)]);
   }
 }

@@ -9,7 +9,8 @@
 // | at/v1/ledger/<log>/sth      | the log     | yes      | its latest signed tree head (tree-head.ts) |
 // | at/v1/ledger/<log>/gossip   | anyone      | no       | a head of <log> the sender verified        |
 // | at/v1/ledger/<log>/alarm    | anyone      | yes      | fork evidence: `alarm` below               |
-// | at/v1/ledger/<log>/get      | anyone      | no       | `get` below: the log re-publishes entries  |
+// | at/v1/ledger/<log>/checkpoint | the log   | yes      | its latest C2SP checkpoint with the witnesses' cosignatures |
+// | at/v1/ledger/<log>/get      | a member    | no       | a signed get (get-request.ts): the log re-publishes entries |
 import { encodeDeterministic } from "../../attestation/cbor/deterministic.js";
 import { decodeStrict } from "../../attestation/cbor/strict.js";
 import { isCborMap } from "../../attestation/cbor/value.js";
@@ -18,11 +19,8 @@ import { accept, refuse, type Checked } from "./errors.js";
 import { field, MAX_OBJECT_BYTES } from "./signed.js";
 
 export const LEDGER_TOPIC_PREFIX = `${TOPIC_PREFIX}ledger/`;
-export const LEDGER_TOPICS = ["entry", "sth", "gossip", "alarm", "get"] as const;
+export const LEDGER_TOPICS = ["entry", "sth", "gossip", "alarm", "get", "checkpoint"] as const;
 export type LedgerTopicKind = (typeof LEDGER_TOPICS)[number];
-
-/** Entries re-published for one `get` at most. */
-export const MAX_GET_RANGE = 512;
 
 export function ledgerTopic(logHex: string, kind: LedgerTopicKind): string {
   if (!/^[0-9a-f]{32}$/.test(logHex)) throw new RangeError("a log id is 32 lowercase hex characters");
@@ -33,29 +31,6 @@ export function parseLedgerTopic(topic: string): { log: string; kind: LedgerTopi
   const m = /^at\/v1\/ledger\/([0-9a-f]{32})\/([a-z]+)$/.exec(topic);
   if (!m || !(LEDGER_TOPICS as readonly string[]).includes(m[2]!)) return undefined;
   return { log: m[1]!, kind: m[2] as LedgerTopicKind };
-}
-
-export interface GetRequest {
-  readonly start: number;
-  readonly end: number;
-}
-
-/** get = { "v": 1, "start": uint, "end": uint }   ; entries [start, end), end - start <= 512 */
-export function encodeGet(g: GetRequest): Uint8Array {
-  return encodeDeterministic({ v: 1, start: g.start, end: g.end });
-}
-
-export function decodeGet(bytes: Uint8Array): Checked<GetRequest> {
-  try {
-    const m = decodeStrict(bytes, { maxBytes: 64, maxDepth: 2, maxItems: 8 });
-    if (!isCborMap(m) || !field.keys(m, ["v", "start", "end"]) || m.get("v") !== 1) return refuse("E_LEDGER_SHAPE", "get fields");
-    const start = field.uint(m, "start");
-    const end = field.uint(m, "end");
-    if (start === undefined || end === undefined || end <= start) return refuse("E_LEDGER_SHAPE", "get needs start < end");
-    return accept({ start, end: Math.min(end, start + MAX_GET_RANGE) });
-  } catch (e) {
-    return refuse("E_LEDGER_SHAPE", (e as Error).message);
-  }
 }
 
 export type EvidenceCode = "E_LEDGER_FORK" | "E_LEDGER_ENTRY_FORK";

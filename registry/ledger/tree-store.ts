@@ -12,6 +12,7 @@ export class TreeStore {
   readonly #range: Stmt;
   readonly #putNode: Stmt;
   readonly #node: Stmt;
+  readonly #nodes: Stmt;
 
   constructor(db: Db) {
     this.#putEntry = db.prepare("INSERT OR IGNORE INTO ledger_entries (log, seq, cose) VALUES (?, ?, ?)");
@@ -19,6 +20,7 @@ export class TreeStore {
     this.#range = db.prepare("SELECT cose FROM ledger_entries WHERE log = ? AND seq >= ? AND seq < ? ORDER BY seq").pluck();
     this.#putNode = db.prepare("INSERT INTO ledger_nodes (log, level, idx, hash) VALUES (?, ?, ?, ?)");
     this.#node = db.prepare("SELECT hash FROM ledger_nodes WHERE log = ? AND level = ? AND idx = ?").pluck();
+    this.#nodes = db.prepare("SELECT hash FROM ledger_nodes WHERE log = ? AND level = ? AND idx >= ? AND idx < ? ORDER BY idx").pluck();
   }
 
   /** Stores an entry at `seq` unless one is there; returns the stored bytes (the new or the old). */
@@ -60,8 +62,13 @@ export class TreeStore {
     return bytes(v);
   }
 
-  reader(log: number): NodeReader {
-    return { node: (level, index) => this.node(log, level, index) };
+  /** Stored nodes (level, [start, end)), in order: a tile's hashes (tiles.ts). */
+  nodes(log: number, level: number, start: number, end: number): Uint8Array[] {
+    return (this.#nodes.all(log, level, start, end) as Buffer[]).map(bytes);
+  }
+
+  reader(log: number): NodeReader & { nodes(level: number, start: number, end: number): Uint8Array[] } {
+    return { node: (level, index) => this.node(log, level, index), nodes: (level, start, end) => this.nodes(log, level, start, end) };
   }
 
   root(log: number, size: number): Uint8Array {

@@ -7,6 +7,7 @@ import { generateEd25519 } from "../../attestation/index.js";
 import { MemoryLogger } from "../../agent/log.js";
 import { Registry, type RegistryOptions } from "../../registry/registry.js";
 import { signingKey, type SigningKey } from "../../registry/keys.js";
+import type { LedgerOptions } from "../../registry/ledger/ledger.js";
 import { buildRequest, type RequestInput } from "../../registry/request-codec.js";
 import { claimNonce } from "../../registry/device-proof.js";
 import { OEM, SimDevice, getJson, postCose, refHandset, startBroker, tempDir, waitFor, type Broker } from "./registry-sim.js";
@@ -47,6 +48,8 @@ export interface FederationOptions {
   readonly brokers?: Readonly<Record<string, { url: string; protocolVersion?: 4 | 5 }>>;
   /** More peers every member pins (e.g. simulated ones), by member name. */
   readonly extraPeers?: (name: string) => readonly { publicKey: Uint8Array; name: string }[];
+  /** More ledger options, by member name (e.g. a get limit). */
+  readonly ledgerOver?: (name: string) => Partial<LedgerOptions>;
 }
 
 export async function startFederation(o: FederationOptions = {}): Promise<Federation> {
@@ -79,6 +82,7 @@ export async function startFederation(o: FederationOptions = {}): Promise<Federa
           mqtt: { url: b.url, name, ...pv },
           peers: [...names.flatMap((n, j) => (j === i ? [] : [{ publicKey: keys[j]!.publicKey, name: n }])), ...(o.extraPeers?.(name) ?? [])],
           getDelayMs: 30,
+          ...o.ledgerOver?.(name),
         },
         ...o.over?.(name),
         ...over,

@@ -281,6 +281,39 @@ export const servesLogFromMemory: RegistryCustomizer = {
   },
 };
 
+/**
+ * Answers any ledger get, signed or not, by re-publishing the entries asked (up to 512) to every
+ * member: one anonymous packet makes it publish hundreds (the amplifier of docs/LEDGER.md §6.1).
+ */
+let anyGetLedger: Ledger | undefined;
+export const answersAnyGet: RegistryCustomizer = {
+  name: "a registry that answers unsigned ledger gets (an amplifier)",
+  options: (o) => ({
+    ...o,
+    ledger: {
+      ...o.ledger!,
+      mqtt: {
+        url: o.mqtt!.url,
+        ...(o.mqtt!.name ? { name: o.mqtt!.name } : {}),
+        ...(o.mqtt!.protocolVersion ? { protocolVersion: o.mqtt!.protocolVersion } : {}),
+        factory: (url, options) => {
+          const client: MqttClient = mqtt.connect(url, options);
+          client.on("message", (topic, payload) => {
+            const L = anyGetLedger;
+            if (!L || !topic.endsWith(`${L.logHex}/get`) || payload.length === 0) return;
+            const size = L.local.size();
+            for (const e of L.db.tree.entries(L.local.row.id, 0, Math.min(size, 512))) client.publish(topic.replace(/get$/, "entry"), Buffer.from(e), { qos: 1 });
+          });
+          return client;
+        },
+      },
+    },
+  }),
+  patch(r) {
+    anyGetLedger = ledgerOf(r);
+  },
+};
+
 /** Its federation link hangs up on an empty ledger message and never reconnects. */
 export const federationHangsUp: RegistryCustomizer = {
   name: "a registry whose federation link hangs up on a malformed ledger message",

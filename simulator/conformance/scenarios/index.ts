@@ -8,7 +8,7 @@ import { forgedCommands, forgedRequests, forgedResults } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
-import { ledgerAudit, ledgerFederation, ledgerFork, ledgerHostile, ledgerRestart } from "./ledger.js";
+import { ledgerAudit, ledgerFederation, ledgerFork, ledgerGet, ledgerHostile, ledgerRestart } from "./ledger.js";
 
 export const SCENARIOS: readonly Scenario[] = [
   enrolment,
@@ -31,6 +31,7 @@ export const SCENARIOS: readonly Scenario[] = [
   massBlock,
   ledgerFederation,
   ledgerHostile,
+  ledgerGet,
   ledgerFork,
   ledgerRestart,
   ledgerAudit,

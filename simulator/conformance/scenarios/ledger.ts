@@ -6,7 +6,7 @@
 import { kidOfPublic, toHex } from "../../../attestation/index.js";
 import { LEDGER_PREFIX } from "../../../registry/ledger/http.js";
 import {
-  SimulatedPeer, checkAudit, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
+  SimulatedPeer, checkAudit, checkGetOnlyForMembers, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
 } from "../../../registry/ledger/conformance.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
@@ -112,6 +112,23 @@ export const ledgerHostile: Scenario = {
       const after = await checkPeerFlagApplied(url, origin, s.nextImei(), s.timeoutMs);
       s.check("REQ-LG-08", after.ok, `after the hostile payloads the registry no longer follows its federation: ${after.detail}`);
       s.step("the registry carries on: a member's flag still applies");
+    });
+  },
+};
+
+export const ledgerGet: Scenario = {
+  name: "ledger-get",
+  title: "Ledger gets are answered for pinned members only",
+  reqs: ["REQ-LG-09"],
+  description:
+    "A handset reported stolen and found gives the registry's log at least two entries. The suite publishes on the registry's get topic an unsigned get (the old form), a get signed by a key the registry does not pin, and a member's signed get naming another log: the registry must publish none of the entries asked. A pinned member's signed, fresh get is then answered (docs/LEDGER.md §6.1).",
+  needs: ["ledger"],
+  async run(s: Session) {
+    const { h, owner } = await stolenHandset(s);
+    await accepted(s, "REQ-LK-06", owner.signer, { type: "found", imei: h.imei });
+    const url = s.target.registryUrl();
+    await withPeers(s, async ({ origin }) => {
+      expectCheck(s, await checkGetOnlyForMembers(url, ownLog(s), origin, s.owner(), s.timeoutMs));
     });
   },
 };
