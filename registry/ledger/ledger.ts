@@ -311,7 +311,7 @@ export class Ledger {
     if (this.#stopped) return;
     const head = await this.#d.gc.run(() => this.local.head());
     const link = this.#link;
-    if (!link) return;
+    if (!link) return this.#scheduleCosign(); // no federation link: the witnesses still cosign
     const entries = this.db.tree.entries(this.local.row.id, this.#publishedUpTo, head.size);
     this.#publishedUpTo = Math.max(this.#publishedUpTo, head.size);
     await Promise.all([
