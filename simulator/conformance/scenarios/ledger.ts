@@ -6,7 +6,7 @@
 import { kidOfPublic, toHex } from "../../../attestation/index.js";
 import { LEDGER_PREFIX } from "../../../registry/ledger/http.js";
 import {
-  SimulatedPeer, checkAudit, checkGetOnlyForMembers, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
+  SimulatedPeer, checkAudit, checkGetOnlyForMembers, checkTlog, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
 } from "../../../registry/ledger/conformance.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
@@ -129,6 +129,22 @@ export const ledgerGet: Scenario = {
     const url = s.target.registryUrl();
     await withPeers(s, async ({ origin }) => {
       expectCheck(s, await checkGetOnlyForMembers(url, ownLog(s), origin, s.owner(), s.timeoutMs));
+    });
+  },
+};
+
+export const ledgerTlog: Scenario = {
+  name: "ledger-tlog",
+  title: "The log in the transparency-log ecosystem's formats (C2SP)",
+  reqs: ["REQ-LG-10"],
+  description:
+    "A handset reported stolen gives the registry's log an entry. Its C2SP checkpoint (GET /antitheft/v1/ledger/tlog/checkpoint) must open under the registry's key with its origin line as key name; every tile of that size must be served, the entry bundles must hold the registry's signed entries in order and hash to the level-0 tiles, higher tiles must hash the full tiles below, the leaves must reproduce the checkpoint's root, and a checkpoint at least that large must be retained on at/v1/ledger/<log>/checkpoint.",
+  needs: ["ledger"],
+  async run(s: Session) {
+    await stolenHandset(s);
+    const url = s.target.registryUrl();
+    await withPeers(s, async ({ origin }) => {
+      expectCheck(s, await checkTlog(url, s.target.registryPublic, origin, s.timeoutMs));
     });
   },
 };
