@@ -272,11 +272,11 @@ export async function checkHeadSurvives(registryUrl: string, publicKey: Uint8Arr
 export async function checkHostileLedgerPayloads(registryUrl: string, peer: SimulatedPeer, logs: readonly string[]): Promise<CheckResult> {
   const before = await json(`${registryUrl}${LEDGER_PREFIX}heads`);
   const junk: (Uint8Array | string)[] = ["", "not cbor", Uint8Array.of(0xd2, 0x84, 0x40), new Uint8Array(17 * 1024), peer.entries[0] ?? Uint8Array.of(0xa0)];
-  for (const log of logs) for (const kind of ["entry", "sth", "gossip", "alarm", "get"] as const) for (const j of junk) await peer.publish(kind, j, false, log);
+  for (const log of logs) for (const kind of ["entry", "sth", "gossip", "alarm", "get", "checkpoint"] as const) for (const j of junk) await peer.publish(kind, j, false, log);
   await new Promise((r) => setTimeout(r, 300));
   const after = await json(`${registryUrl}${LEDGER_PREFIX}heads`);
   const same = JSON.stringify(before.body.heads?.map((h: { log: string; size: number; root: string }) => [h.log, h.size, h.root])) === JSON.stringify(after.body.heads?.map((h: { log: string; size: number; root: string }) => [h.log, h.size, h.root]));
-  return { id: "REQ-LG-08", ok: after.status === 200 && same, detail: same ? `${logs.length * 5 * junk.length} hostile payloads dropped; heads unchanged` : "the heads changed after hostile payloads" };
+  return { id: "REQ-LG-08", ok: after.status === 200 && same, detail: same ? `${logs.length * 6 * junk.length} hostile payloads dropped; heads unchanged` : "the heads changed after hostile payloads" };
 }
 
 /**

@@ -103,7 +103,7 @@ export const ledgerHostile: Scenario = {
   title: "Hostile payloads on every ledger topic",
   reqs: ["REQ-LG-08"],
   description:
-    "Empty, textual, truncated, oversized and misplaced payloads (a member's valid entry on other logs' topics) are published on the entry, sth, gossip, alarm and get topics of the registry's own log and of both members' logs. Every head the registry holds is unchanged, and afterwards a member's flag still reaches its equipment status.",
+    "Empty, textual, truncated, oversized and misplaced payloads (a member's valid entry on other logs' topics) are published on the entry, sth, gossip, alarm, get and checkpoint topics of the registry's own log and of both members' logs. Every head the registry holds is unchanged, and afterwards a member's flag still reaches its equipment status.",
   needs: ["ledger"],
   async run(s: Session) {
     const url = s.target.registryUrl();
