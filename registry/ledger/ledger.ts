@@ -38,6 +38,9 @@ import { parseCosignerKey } from "./cosignature.js";
 import { WitnessClient } from "./witness-client.js";
 import { cosignersIn, type WitnessPolicy } from "./witness-policy.js";
 
+/** Peer checkpoints beyond the mirror kept for comparison, per log (a bound on what a peer makes us hold). */
+const MAX_PENDING_CHECKPOINTS = 8;
+
 export interface LedgerPeer {
   /** The peer registry's public key (its command key): raw 32 bytes, KeyObject or SPKI PEM. */
   readonly publicKey: Uint8Array | KeyObject | string;
@@ -108,6 +111,8 @@ export class Ledger {
   readonly #witnessed = new Map<string, number>();
   /** Per peer log: the largest quorum-cosigned checkpoint the mirror has not reached yet. */
   readonly #pendingCheckpoint = new Map<string, { size: number; root: Uint8Array; note: Uint8Array }>();
+  /** Per peer log: checkpoints to compare with the mirror once it reaches their size (at most MAX_PENDING_CHECKPOINTS). */
+  readonly #pendingRoots = new Map<string, { size: number; root: Uint8Array; note: Uint8Array }[]>();
   #publishedUpTo = 0;
   #flushScheduled = false;
   #flushChain: Promise<void> = Promise.resolve();
@@ -397,10 +402,16 @@ export class Ledger {
         return;
       }
       case "checkpoint": {
-        if (L.row.local || !this.#o.witnessPolicy) return; // without a policy, checkpoints are informational
+        if (L.row.local) return;
         const policy = this.#o.witnessPolicy;
-        const c = openCheckpoint(payload, L.note, L.origin, policy.cosigners);
+        const c = openCheckpoint(payload, L.note, L.origin, policy?.cosigners ?? []);
         if (!c.ok) return refused(c.code, c.reason);
+        // Every checkpoint of a peer is checked against the mirror (its root must be the one its
+        // signed entries give); one with the policy's quorum also makes its size witnessed.
+        // The smallest sizes are kept: far-future checkpoints cannot crowd out those about to be checked.
+        const roots = [...(this.#pendingRoots.get(hex) ?? []), { size: c.value.checkpoint.size, root: c.value.checkpoint.root, note: new Uint8Array(payload) }];
+        this.#pendingRoots.set(hex, roots.sort((a, b) => a.size - b.size).slice(0, MAX_PENDING_CHECKPOINTS));
+        if (!policy) return this.#settleCheckpoint(L);
         const n = cosignersIn(c.value.note, policy);
         if (n < policy.quorum) return log.log("info", "ledger.checkpoint-below-quorum", { log: hex, size: c.value.checkpoint.size, cosigners: n, quorum: policy.quorum });
         const p = this.#pendingCheckpoint.get(hex);
@@ -421,17 +432,26 @@ export class Ledger {
     }
   }
 
-  /** A quorum-cosigned checkpoint the mirror has reached: its root must be the mirror's, then its size is witnessed. */
+  /** Checkpoints the mirror has reached: their roots must be the mirror's; a quorum-cosigned one's size is then witnessed. */
   #settleCheckpoint(L: KnownLog): void {
-    const p = this.#pendingCheckpoint.get(L.hex);
-    if (!p || this.db.logs.size(L.row.id) < p.size) return;
-    this.#pendingCheckpoint.delete(L.hex);
-    if (!equalBytes(this.db.tree.root(L.row.id, p.size), p.root)) {
-      const detail = `a checkpoint of size ${p.size} cosigned by a quorum names a root the mirrored entries do not reproduce`;
-      this.#d.log.log("error", "ledger.alarm", { log: L.hex, name: L.row.name, code: "E_LEDGER_ROOT", size: p.size, detail });
-      this.#track(this.#d.gc.run(() => this.db.alarms.add(L.row.id, "E_LEDGER_ROOT", p.size, p.note, new Uint8Array(0), detail, this.#d.clock.now())));
-      return;
+    const held = this.db.logs.size(L.row.id);
+    const alarm = (p: { size: number; note: Uint8Array }, detail: string) =>
+      this.#track(
+        this.#d.gc.run(() => this.db.alarms.add(L.row.id, "E_LEDGER_ROOT", p.size, p.note, new Uint8Array(0), detail, this.#d.clock.now())).then((isNew) => {
+          if (isNew) this.#d.log.log("error", "ledger.alarm", { log: L.hex, name: L.row.name, code: "E_LEDGER_ROOT", size: p.size, detail });
+        }),
+      );
+    const roots = this.#pendingRoots.get(L.hex) ?? [];
+    for (const r of roots.filter((x) => x.size <= held)) {
+      if (!equalBytes(this.db.tree.root(L.row.id, r.size), r.root)) alarm(r, `a checkpoint of size ${r.size} signed by the log names a root its signed entries do not reproduce: two views`);
     }
+    const later = roots.filter((x) => x.size > held);
+    if (later.length) this.#pendingRoots.set(L.hex, later);
+    else this.#pendingRoots.delete(L.hex);
+    const p = this.#pendingCheckpoint.get(L.hex);
+    if (!p || held < p.size) return;
+    this.#pendingCheckpoint.delete(L.hex);
+    if (!equalBytes(this.db.tree.root(L.row.id, p.size), p.root)) return alarm(p, `a checkpoint of size ${p.size} cosigned by a quorum names a root the mirrored entries do not reproduce`);
     if (p.size > (this.#witnessed.get(L.hex) ?? 0)) {
       this.#witnessed.set(L.hex, p.size);
       this.#d.log.log("info", "ledger.witnessed", { log: L.hex, name: L.row.name, size: p.size });
