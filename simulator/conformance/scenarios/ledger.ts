@@ -6,8 +6,9 @@
 import { kidOfPublic, toHex } from "../../../attestation/index.js";
 import { LEDGER_PREFIX } from "../../../registry/ledger/http.js";
 import {
-  SimulatedPeer, checkAudit, checkGetOnlyForMembers, checkTlog, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
+  SimulatedPeer, checkAudit, checkGetOnlyForMembers, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
 } from "../../../registry/ledger/conformance.js";
+import { checkTlog } from "../../../registry/ledger/conformance-tlog.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import { accepted, claim, enrol, statusNow } from "../flows.js";
