@@ -18,13 +18,14 @@ import { conformance } from "./commands/conformance.js";
 import { auditCommand } from "./commands/audit.js";
 import { ledgerCommands } from "./commands/ledger.js";
 import { witnessCommands } from "./commands/witness.js";
+import { verifyFlag } from "./commands/verify-flag.js";
 
 const commands: Command[] = [
   selftest,
   oemKeygen, factoryProvision, ...deviceCommands, verify, agent,
   ...registryCommands, ...ownerCommands, ...authorityCommands,
   demo,
-  auditCommand, ...ledgerCommands, ...witnessCommands,
+  auditCommand, ...ledgerCommands, ...witnessCommands, verifyFlag,
   sim, conformance,
 ];
 

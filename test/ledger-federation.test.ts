@@ -163,7 +163,7 @@ test("hostile payloads on every ledger topic: nothing changes, nothing crashes, 
   const before = [snap(A), snap(B)];
   const garbage = [new Uint8Array(0), Uint8Array.of(0xff), Uint8Array.of(0xd2, 0x84), new Uint8Array(17 * 1024), Buffer.from("not cbor")];
   for (const who of [A, B]) {
-    for (const kind of ["entry", "sth", "gossip", "alarm", "get"] as const) {
+    for (const kind of ["entry", "sth", "gossip", "alarm", "get", "checkpoint"] as const) {
       for (const g of garbage) await publishRaw(f, ledgerTopic(logHex(who), kind), g);
     }
   }

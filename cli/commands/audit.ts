@@ -9,8 +9,12 @@ import { parseFlags } from "./device-common.js";
 import { loadPublicKey } from "../../registry/keys.js";
 import { RegistryError } from "../../registry/errors.js";
 import { audit, parseAuditState, EMPTY_STATE, type AuditState, type AuditTarget, type AuditReport } from "../../registry/ledger/auditor.js";
+import { auditTlog, type TlogState, type TlogTarget } from "../../registry/ledger/tlog-auditor.js";
+import { parseVerifierKey } from "../../registry/ledger/note.js";
+import { parseWitnessPolicy, type WitnessPolicy } from "../../registry/ledger/witness-policy.js";
 
 const usage = `Usage: antitheft audit --registry http://HOST:PORT --pub registry.pub [--registry URL --pub FILE ...]
+                       [--tlog PREFIX --log-key KEY ...] [--witness-policy FILE]
                        [--log-pub FILE ...] [--state audit.json] [--full] [--sample N]
                        [--follow [--interval S]] [--json]
 
@@ -22,6 +26,10 @@ log (gossip: a fork or a split view). Only public data and public keys are neede
 
   --registry  a registry's base URL; give its --pub right after it (pairs are matched in order)
   --pub       that registry's public key (SPKI PEM, antitheft registry keygen)
+  --tlog      a log served in the C2SP tlog-tiles layout (a registry's .../antitheft/v1/ledger/tlog/
+              or any static copy made by antitheft ledger export-tiles); give its --log-key after it
+  --log-key   that log's checkpoint key (<origin>+<id>+<key>, printed by antitheft registry)
+  --witness-policy  FILE ({"quorum": N, "witnesses": [...]}): warn when a tlog checkpoint lacks the quorum
   --log-pub   the key of a registry not audited directly: its heads gossiped by the others are checked
   --state     remembers the last verified head of each log between runs (created if absent);
               without it every run checks every entry
@@ -70,9 +78,27 @@ function print(r: AuditReport, targets: readonly AuditTarget[], json: boolean): 
   const names = new Map(targets.map((t) => [toHex(kidOfPublic(t.publicKey)), t.url]));
   for (const f of r.findings) {
     const tag = f.level === "ok" ? "ok  " : f.level === "warn" ? "WARN" : "FAIL";
-    process.stdout.write(`${tag} ${f.code === "OK" ? "" : f.code + " "}log ${f.log.slice(0, 12)}${names.has(f.log) ? ` (${names.get(f.log)})` : ""}: ${f.message}\n`);
+    process.stdout.write(`${tag} ${f.code === "OK" ? "" : f.code + " "}log ${/^[0-9a-f]{32}$/.test(f.log) ? f.log.slice(0, 12) : f.log}${names.has(f.log) ? ` (${names.get(f.log)})` : ""}: ${f.message}\n`);
   }
   process.stdout.write(r.inconsistent ? "INCONSISTENT\n" : r.unreachable ? "INCOMPLETE: a registry could not be audited\n" : "consistent\n");
+}
+
+/** The registries' own resources (auditor.ts), then the C2SP tlog logs (tlog-auditor.ts), as one report. */
+async function auditAll(targets: readonly AuditTarget[], tlogs: readonly TlogTarget[], state: AuditState, o: { full: boolean; sample: number; extraKeys: Uint8Array[]; policy?: WitnessPolicy }): Promise<AuditReport> {
+  const r = await audit(targets, state, { full: o.full, sample: o.sample, extraKeys: o.extraKeys });
+  const findings = [...r.findings];
+  const tlog: Record<string, TlogState> = { ...(state.tlog ?? {}) };
+  for (const t of tlogs) {
+    const x = await auditTlog(t, tlog[t.key.name], o.policy ? { policy: o.policy } : {}); // never backwards, --full or not
+    findings.push(...x.findings);
+    if (x.state) tlog[t.key.name] = x.state;
+  }
+  return {
+    findings,
+    state: { ...r.state, tlog },
+    inconsistent: findings.some((f) => f.level === "fail" && f.code !== "E_LEDGER_UNREACHABLE"),
+    unreachable: findings.some((f) => f.level === "fail" && f.code === "E_LEDGER_UNREACHABLE"),
+  };
 }
 
 export const auditCommand: Command = {
@@ -92,12 +118,30 @@ export const auditCommand: Command = {
         follow: { type: "boolean" },
         interval: { type: "string" },
         json: { type: "boolean" },
+        tlog: { type: "string", multiple: true },
+        "log-key": { type: "string", multiple: true },
+        "witness-policy": { type: "string" },
       },
       usage,
     );
     const urls = v.registry ?? [];
     const pubs = v.pub ?? [];
-    if (urls.length === 0) throw new CliError("E_USAGE", `at least one --registry is required\n\n${usage}`, 2);
+    const tlogUrls = v.tlog ?? [];
+    const logKeys = v["log-key"] ?? [];
+    if (urls.length === 0 && tlogUrls.length === 0) throw new CliError("E_USAGE", `at least one --registry or --tlog is required\n\n${usage}`, 2);
+    if (tlogUrls.length !== logKeys.length) throw new CliError("E_USAGE", `give one --log-key per --tlog (${tlogUrls.length} logs, ${logKeys.length} keys)`, 2);
+    const tlogs: TlogTarget[] = tlogUrls.map((prefix, i) => {
+      if (!/^https?:\/\/[^/]+/.test(prefix)) throw new CliError("E_USAGE", `--tlog must be an http(s) URL, got "${prefix}"`, 2);
+      const k = parseVerifierKey(logKeys[i]!);
+      if (!k.ok) throw new CliError("E_USAGE", `--log-key ${logKeys[i]}: ${k.reason}`, 2);
+      return { prefix, key: k.value };
+    });
+    let policy: WitnessPolicy | undefined;
+    try {
+      if (v["witness-policy"]) policy = parseWitnessPolicy(readFileSync(v["witness-policy"], "utf8"));
+    } catch (e) {
+      throw new CliError("E_USAGE", `--witness-policy: ${(e as Error).message}`, 2);
+    }
     if (urls.length !== pubs.length) throw new CliError("E_USAGE", `give one --pub per --registry (${urls.length} registries, ${pubs.length} keys)`, 2);
     for (const u of urls) if (!/^https?:\/\/[^/]+/.test(u)) throw new CliError("E_USAGE", `--registry must be an http(s) URL, got "${u}"`, 2);
     const sample = v.sample === undefined ? 8 : Number(v.sample);
@@ -116,7 +160,7 @@ export const auditCommand: Command = {
     }
     try {
       for (;;) {
-        const r = await audit(targets, state, { full: v.full ?? false, sample, extraKeys });
+        const r = await auditAll(targets, tlogs, state, { full: v.full ?? false, sample, extraKeys, ...(policy ? { policy } : {}) });
         print(r, targets, v.json ?? false);
         state = r.state;
         saveState(v.state, state);

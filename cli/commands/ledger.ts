@@ -12,6 +12,7 @@ import { openCheckpoint, parseCheckpointText } from "../../registry/ledger/check
 import { parseNote } from "../../registry/ledger/note.js";
 import { tilePath, tilesOf } from "../../registry/ledger/tiles.js";
 import { TLOG_PREFIX } from "../../registry/ledger/tlog-http.js";
+import { LEDGER_PREFIX } from "../../registry/ledger/http.js";
 
 const usage = `Usage: antitheft ledger export-tiles --registry http://HOST:PORT --dir DIR [--vkey KEY]
 
@@ -78,4 +79,25 @@ export const exportTiles: Command = {
   },
 };
 
-export const ledgerCommands: Command[] = [exportTiles];
+const proofUsage = `Usage: antitheft ledger flag-proof --registry http://HOST:PORT --index I --out flag.json
+
+Fetches the offline proof of entry I of the registry's own log (docs/LEDGER.md §7.3): the signed
+entry, its inclusion proof and the latest checkpoint covering it, with the witnesses'
+cosignatures. Check it anywhere with antitheft verify-flag.`;
+
+export const flagProof: Command = {
+  path: ["ledger", "flag-proof"],
+  summary: "fetch an offline proof of a flag (for antitheft verify-flag)",
+  usage: proofUsage,
+  async run(argv) {
+    const v = parseFlags(argv, { registry: { type: "string" }, index: { type: "string" }, out: { type: "string" } }, proofUsage);
+    if (!v.registry || !/^https?:\/\/[^/]+/.test(v.registry) || !v.out || !/^[0-9]{1,15}$/.test(v.index ?? "")) throw new CliError("E_USAGE", `--registry URL, --index I and --out FILE are required\n\n${proofUsage}`, 2);
+    const body = JSON.parse(new TextDecoder().decode(await fetchBytes(new URL(`${LEDGER_PREFIX}flag-proof?index=${v.index}`, v.registry).toString()))) as { bundle?: unknown };
+    if (!body.bundle) throw new CliError("E_UNREACHABLE", "the registry answered no bundle");
+    writeAtomic(v.out, new TextEncoder().encode(JSON.stringify(body.bundle, null, 1) + "\n"));
+    process.stdout.write(`wrote the proof of entry ${v.index} to ${v.out}\n`);
+    return 0;
+  },
+};
+
+export const ledgerCommands: Command[] = [exportTiles, flagProof];

@@ -24,6 +24,7 @@ import { checkEvidence } from "./evidence.js";
 import { LEDGER_PREFIX } from "./http.js";
 import type { LedgerErrorCode } from "./errors.js";
 import type { KeyObject } from "node:crypto";
+import type { TlogState } from "./tlog-auditor.js";
 
 export interface AuditTarget {
   /** The registry's base URL, e.g. http://127.0.0.1:8080. */
@@ -44,6 +45,8 @@ export interface AuditedLog {
 export interface AuditState {
   readonly v: 1;
   readonly logs: Readonly<Record<string, AuditedLog>>;
+  /** Logs audited over the C2SP formats (tlog-auditor.ts), by checkpoint origin. */
+  readonly tlog?: Readonly<Record<string, TlogState>>;
 }
 
 export const EMPTY_STATE: AuditState = { v: 1, logs: {} };
@@ -311,6 +314,10 @@ export function parseAuditState(text: string): AuditState {
   if (!v || v.v !== 1 || typeof v.logs !== "object" || v.logs === null) throw new Error("not an audit state file (v 1)");
   for (const [hex, l] of Object.entries(v.logs)) {
     if (!/^[0-9a-f]{32}$/.test(hex) || !Number.isSafeInteger(l.size) || typeof l.sth !== "string" || !Array.isArray(l.frontier)) throw new Error(`bad state for log ${hex}`);
+    new CompactRange(l.size, l.frontier.map((h) => new Uint8Array(Buffer.from(h, "hex"))));
+  }
+  for (const [origin, l] of Object.entries(v.tlog ?? {})) {
+    if (!l || !Number.isSafeInteger(l.size) || typeof l.root !== "string" || !/^[0-9a-f]{64}$/.test(l.root) || !Array.isArray(l.frontier)) throw new Error(`bad state for tlog ${origin}`);
     new CompactRange(l.size, l.frontier.map((h) => new Uint8Array(Buffer.from(h, "hex"))));
   }
   return v;

@@ -33,6 +33,7 @@ export const REQ_LG = {
   "REQ-LG-07": { text: "An entry or tree node altered in a registry's storage is detected by an auditor holding only public keys.", source: "Res. 97 (no party can quietly alter or erase a record); RFC 9162 §8.3 (monitors, auditors); docs/LEDGER.md §8" },
   "REQ-LG-08": { text: "Hostile payloads on every ledger topic (not CBOR, bad signature, wrong log, oversized) are dropped: no state change, no crash.", source: "PROTOCOL.md §2; docs/LEDGER.md §6" },
   "REQ-LG-09": { text: "A ledger get is answered only when signed by a pinned member, fresh and naming the registry's own log: an unsigned get, one signed by an unpinned key or one naming another log makes the registry publish nothing; one answer carries at most 512 entries.", source: "RFC 4732 (Internet denial-of-service considerations: amplification); docs/LEDGER.md §6.1" },
+  "REQ-LG-10": { text: "A registry serves its log in the C2SP formats: a checkpoint (signed note, its origin as key name) signed by its key and published retained on at/v1/ledger/<log>/checkpoint, and tlog-tiles whose entry bundles hash to the level-0 tiles, whose higher tiles hash the full tiles below, and whose leaves reproduce the checkpoint's root and the log's signed entries.", source: "C2SP tlog-checkpoint; C2SP signed-note; C2SP tlog-tiles; RFC 9162 §2.1.1; docs/LEDGER.md §7.1, §7.2" },
 } as const;
 
 export type ReqLg = keyof typeof REQ_LG;
@@ -51,7 +52,7 @@ async function json(url: string): Promise<{ status: number; body: Record<string,
 }
 
 /** Polls until `pred` holds or `timeoutMs` passes; true when it held. */
-async function eventually(pred: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+export async function eventually(pred: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await pred().catch(() => false)) return true;
@@ -265,11 +266,11 @@ export async function checkHeadSurvives(registryUrl: string, publicKey: Uint8Arr
 export async function checkHostileLedgerPayloads(registryUrl: string, peer: SimulatedPeer, logs: readonly string[]): Promise<CheckResult> {
   const before = await json(`${registryUrl}${LEDGER_PREFIX}heads`);
   const junk: (Uint8Array | string)[] = ["", "not cbor", Uint8Array.of(0xd2, 0x84, 0x40), new Uint8Array(17 * 1024), peer.entries[0] ?? Uint8Array.of(0xa0)];
-  for (const log of logs) for (const kind of ["entry", "sth", "gossip", "alarm", "get"] as const) for (const j of junk) await peer.publish(kind, j, false, log);
+  for (const log of logs) for (const kind of ["entry", "sth", "gossip", "alarm", "get", "checkpoint"] as const) for (const j of junk) await peer.publish(kind, j, false, log);
   await new Promise((r) => setTimeout(r, 300));
   const after = await json(`${registryUrl}${LEDGER_PREFIX}heads`);
   const same = JSON.stringify(before.body.heads?.map((h: { log: string; size: number; root: string }) => [h.log, h.size, h.root])) === JSON.stringify(after.body.heads?.map((h: { log: string; size: number; root: string }) => [h.log, h.size, h.root]));
-  return { id: "REQ-LG-08", ok: after.status === 200 && same, detail: same ? `${logs.length * 5 * junk.length} hostile payloads dropped; heads unchanged` : "the heads changed after hostile payloads" };
+  return { id: "REQ-LG-08", ok: after.status === 200 && same, detail: same ? `${logs.length * 6 * junk.length} hostile payloads dropped; heads unchanged` : "the heads changed after hostile payloads" };
 }
 
 /**

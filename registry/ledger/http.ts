@@ -3,6 +3,7 @@
 //   GET /antitheft/v1/ledger/entries?start=S&end=E             signed entries [S, E), at most 1000
 //   GET /antitheft/v1/ledger/proof/inclusion?index=I&size=N    RFC 9162 §2.1.3 audit path
 //   GET /antitheft/v1/ledger/proof/consistency?first=M&second=N  RFC 9162 §2.1.4 proof
+//   GET /antitheft/v1/ledger/flag-proof?index=I                offline proof bundle of entry I (flag-proof.ts)
 //   GET /antitheft/v1/ledger/heads                             latest head of every log held (gossip)
 //   GET /antitheft/v1/ledger/alarms                            alarms with their evidence
 // Every resource but heads and alarms takes `log=<32 hex>` to read a peer's mirrored log instead
@@ -12,6 +13,7 @@ import { toHex } from "../../attestation/index.js";
 import { RegistryError } from "../errors.js";
 import type { Ledger, KnownLog } from "./ledger.js";
 import type { SignedTreeHead } from "./tree-head.js";
+import { buildFlagProof } from "./flag-proof.js";
 
 export const LEDGER_PREFIX = "/antitheft/v1/ledger/";
 export const MAX_ENTRIES_PER_PAGE = 1000;
@@ -74,6 +76,13 @@ export function ledgerResource(ledger: Ledger, url: URL): Record<string, unknown
       const second = uint(url, "second");
       if (second > held || first > second) throw new RegistryError("E_BAD_REQUEST", `need first <= second <= ${held}`);
       return { ok: true, log: L.hex, first, second, path: db.tree.consistency(L.row.id, first, second).map(toHex) };
+    }
+    case "flag-proof": {
+      // An offline proof of entry `index` of this registry's own log (flag-proof.ts, docs/LEDGER.md §7.3).
+      const index = uint(url, "index");
+      const bundle = buildFlagProof(ledger, index);
+      if (!bundle) throw new RegistryError("E_NOT_FOUND", `entry ${index} is not in the latest checkpoint`);
+      return { ok: true, bundle };
     }
     case "heads": {
       ledger.head(); // sign our own if the log grew

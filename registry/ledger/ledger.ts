@@ -32,11 +32,13 @@ import type { LogRow } from "./tables.js";
 import type { PeerFlag } from "./flag-tables.js";
 export type { WitnessPolicy } from "./witness-policy.js";
 import { GetLimiter, type GetLimit } from "./get-limiter.js";
-import { defaultOrigin, openCheckpoint, signCheckpoint } from "./checkpoint.js";
-import { ed25519NoteSigner, ed25519NoteVerifier, verifierKey, type NoteSigner, type NoteVerifier } from "./note.js";
+import { defaultOrigin } from "./checkpoint.js";
+import { ed25519NoteVerifier, verifierKey, type NoteVerifier } from "./note.js";
+import { OwnCheckpoints } from "./own-checkpoints.js";
 import { parseCosignerKey } from "./cosignature.js";
 import { WitnessClient } from "./witness-client.js";
-import { cosignersIn, type WitnessPolicy } from "./witness-policy.js";
+import type { WitnessPolicy } from "./witness-policy.js";
+import { PeerCheckpoints } from "./peer-checkpoints.js";
 
 export interface LedgerPeer {
   /** The peer registry's public key (its command key): raw 32 bytes, KeyObject or SPKI PEM. */
@@ -98,16 +100,8 @@ export class Ledger {
   readonly #getLimiter: GetLimiter;
   /** The checkpoint origin of this registry's log, also its note key name. */
   readonly origin: string;
-  readonly #noteSigner: NoteSigner;
-  #checkpoint: { size: number; note: string } | undefined;
-  #cosigned: { size: number; note: string; cosignatures: number } | undefined;
-  #cosignRunning = false;
-  #cosignAgain = false;
-  readonly #witnessClient: WitnessClient | undefined;
-  /** Per peer log (hex): the size a quorum-cosigned checkpoint covers and the mirror matches. */
-  readonly #witnessed = new Map<string, number>();
-  /** Per peer log: the largest quorum-cosigned checkpoint the mirror has not reached yet. */
-  readonly #pendingCheckpoint = new Map<string, { size: number; root: Uint8Array; note: Uint8Array }>();
+  readonly #own: OwnCheckpoints;
+  readonly #peerCheckpoints: PeerCheckpoints;
   #publishedUpTo = 0;
   #flushScheduled = false;
   #flushChain: Promise<void> = Promise.resolve();
@@ -130,7 +124,6 @@ export class Ledger {
       return { local, peers };
     });
     this.origin = o.origin ?? defaultOrigin(toHex(own.kid));
-    this.#noteSigner = ed25519NoteSigner(this.origin, own.signer);
     this.local = new LocalLog(this.db, rows.local, own, this.federationKey, () => d.clock.now());
     this.#logs.set(toHex(own.kid), { row: rows.local, key: publicKeyFromRaw(own.publicKey), hex: toHex(own.kid), origin: this.origin, note: ed25519NoteVerifier(this.origin, own.publicKey) });
     for (const p of rows.peers) {
@@ -138,7 +131,8 @@ export class Ledger {
       const origin = p.origin ?? defaultOrigin(hex);
       this.#logs.set(hex, { row: p.row, key: publicKeyFromRaw(p.raw), hex, origin, note: ed25519NoteVerifier(origin, p.raw) });
     }
-    this.#witnessClient = o.witnesses?.length
+    this.#peerCheckpoints = new PeerCheckpoints({ db: this.db, policy: o.witnessPolicy, log: d.log, gc: d.gc, clock: d.clock, track: (p) => this.#track(p) });
+    const witnessClient = o.witnesses?.length
       ? new WitnessClient({
           witnesses: o.witnesses.map((w) => {
             const c = parseCosignerKey(w.key);
@@ -161,6 +155,11 @@ export class Ledger {
           onConnect: () => this.#onConnect(),
         })
       : undefined;
+    this.#own = new OwnCheckpoints({
+      origin: this.origin, signer: own.signer, head: () => this.head(), witnesses: witnessClient, gc: d.gc, log: d.log, logHex: toHex(own.kid),
+      publish: this.#link ? (note) => this.#link!.publish(ledgerTopic(this.logHex, "checkpoint"), note, true) : undefined,
+      track: (p) => this.#track(p), stopped: () => this.#stopped,
+    });
   }
 
   /** This registry's log id, hex. */
@@ -207,23 +206,17 @@ export class Ledger {
     if (!this.#o.witnessPolicy) return this.db.peerFlags.active(subject);
     // docs/LEDGER.md §7.2: a raise counts once a quorum-cosigned checkpoint covers it; a clear
     // lifts it only once one covers the clear too (and never while the log has an alarm).
-    return this.db.peerFlags
-      .rows(subject)
-      .filter((r) => {
-        const w = this.#witnessed.get(r.log) ?? 0;
-        return r.seq < w && (r.clearedSeq === null || r.alarmed || r.clearedSeq >= w);
-      })
-      .map(({ clearedSeq: _c, alarmed: _a, ...f }) => f);
+    return this.#peerCheckpoints.gate(this.db.peerFlags.rows(subject));
   }
 
   /** The size of a peer's log its quorum-cosigned checkpoints cover (witness policy), 0 if none. */
   witnessedSize(hex: string): number {
-    return this.#witnessed.get(hex) ?? 0;
+    return this.#peerCheckpoints.witnessedSize(hex);
   }
 
   /** The latest checkpoint with the cosignatures collected for it, if it is of the current size. */
   cosignedCheckpoint(): { size: number; note: string; cosignatures: number } | undefined {
-    return this.#cosigned;
+    return this.#own.cosigned();
   }
 
   /** This registry's latest signed tree head (signing one if the log grew). */
@@ -238,9 +231,7 @@ export class Ledger {
 
   /** The latest tree head as a C2SP checkpoint (signed note), beside its COSE form. */
   checkpoint(): { head: SignedTreeHead; note: string } {
-    const head = this.head();
-    if (this.#checkpoint?.size !== head.size) this.#checkpoint = { size: head.size, note: signCheckpoint({ origin: this.origin, size: head.size, root: head.root }, [this.#noteSigner]) };
-    return { head, note: this.#checkpoint.note };
+    return this.#own.latest();
   }
 
   // --- lifecycle ------------------------------------------------------------------------------
@@ -311,45 +302,14 @@ export class Ledger {
     if (this.#stopped) return;
     const head = await this.#d.gc.run(() => this.local.head());
     const link = this.#link;
-    if (!link) return;
+    if (!link) return this.#own.schedule(); // no federation link: the witnesses still cosign
     const entries = this.db.tree.entries(this.local.row.id, this.#publishedUpTo, head.size);
     this.#publishedUpTo = Math.max(this.#publishedUpTo, head.size);
     await Promise.all([
       ...entries.map((e) => link.publish(ledgerTopic(this.logHex, "entry"), e)),
       link.publish(ledgerTopic(this.logHex, "sth"), head.cose, true),
     ]);
-    this.#scheduleCosign();
-  }
-
-  /**
-   * Has the witnesses cosign the latest checkpoint (C2SP tlog-witness), then publishes it with
-   * their cosignatures, retained, on `<log>/checkpoint` (one round at a time; a head signed
-   * meanwhile gets the next round).
-   */
-  #scheduleCosign(): void {
-    if (this.#stopped || (!this.#link && !this.#witnessClient)) return;
-    if (this.#cosignRunning) {
-      this.#cosignAgain = true;
-      return;
-    }
-    this.#cosignRunning = true;
-    this.#track(
-      (async () => {
-        try {
-          do {
-            this.#cosignAgain = false;
-            const { head, note } = await this.#d.gc.run(() => this.checkpoint());
-            const lines = this.#witnessClient ? await this.#witnessClient.cosign(note, head.size) : [];
-            const full = note + lines.join("");
-            this.#cosigned = { size: head.size, note: full, cosignatures: lines.length };
-            this.#d.log.log("info", "ledger.checkpoint", { log: this.logHex, size: head.size, cosignatures: lines.length });
-            await this.#link?.publish(ledgerTopic(this.logHex, "checkpoint"), new TextEncoder().encode(full), true);
-          } while (this.#cosignAgain && !this.#stopped);
-        } finally {
-          this.#cosignRunning = false;
-        }
-      })(),
-    );
+    this.#own.schedule();
   }
 
   #onConnect(): void {
@@ -357,7 +317,7 @@ export class Ledger {
     this.#flushChain = this.#flushChain.then(async () => {
       const head = await this.#d.gc.run(() => this.local.head());
       await this.#link?.publish(ledgerTopic(this.logHex, "sth"), head.cose, true);
-      this.#scheduleCosign();
+      this.#own.schedule();
     });
     this.#track(this.#flushChain);
   }
@@ -397,17 +357,9 @@ export class Ledger {
         return;
       }
       case "checkpoint": {
-        if (L.row.local || !this.#o.witnessPolicy) return; // without a policy, checkpoints are informational
-        const policy = this.#o.witnessPolicy;
-        const c = openCheckpoint(payload, L.note, L.origin, policy.cosigners);
+        if (L.row.local) return;
+        const c = this.#peerCheckpoints.receive(L, payload); // docs/LEDGER.md §7.2
         if (!c.ok) return refused(c.code, c.reason);
-        const n = cosignersIn(c.value.note, policy);
-        if (n < policy.quorum) return log.log("info", "ledger.checkpoint-below-quorum", { log: hex, size: c.value.checkpoint.size, cosigners: n, quorum: policy.quorum });
-        const p = this.#pendingCheckpoint.get(hex);
-        if (c.value.checkpoint.size > Math.max(p?.size ?? -1, this.#witnessed.get(hex) ?? 0) || (c.value.checkpoint.size === 0 && !p)) {
-          this.#pendingCheckpoint.set(hex, { size: c.value.checkpoint.size, root: c.value.checkpoint.root, note: new Uint8Array(payload) });
-        }
-        this.#settleCheckpoint(L);
         return;
       }
       case "alarm": {
@@ -421,25 +373,8 @@ export class Ledger {
     }
   }
 
-  /** A quorum-cosigned checkpoint the mirror has reached: its root must be the mirror's, then its size is witnessed. */
-  #settleCheckpoint(L: KnownLog): void {
-    const p = this.#pendingCheckpoint.get(L.hex);
-    if (!p || this.db.logs.size(L.row.id) < p.size) return;
-    this.#pendingCheckpoint.delete(L.hex);
-    if (!equalBytes(this.db.tree.root(L.row.id, p.size), p.root)) {
-      const detail = `a checkpoint of size ${p.size} cosigned by a quorum names a root the mirrored entries do not reproduce`;
-      this.#d.log.log("error", "ledger.alarm", { log: L.hex, name: L.row.name, code: "E_LEDGER_ROOT", size: p.size, detail });
-      this.#track(this.#d.gc.run(() => this.db.alarms.add(L.row.id, "E_LEDGER_ROOT", p.size, p.note, new Uint8Array(0), detail, this.#d.clock.now())));
-      return;
-    }
-    if (p.size > (this.#witnessed.get(L.hex) ?? 0)) {
-      this.#witnessed.set(L.hex, p.size);
-      this.#d.log.log("info", "ledger.witnessed", { log: L.hex, name: L.row.name, size: p.size });
-    }
-  }
-
   async #after(L: KnownLog, o: Outcome, publish = true): Promise<void> {
-    this.#settleCheckpoint(L);
+    this.#peerCheckpoints.settle(L);
     const log = this.#d.log;
     for (const a of o.alarms) {
       log.log("error", "ledger.alarm", { log: L.hex, name: L.row.name, code: a.code, size: a.size, detail: a.detail });

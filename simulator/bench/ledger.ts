@@ -9,6 +9,8 @@
 //   Ed25519, its leaf and the subtrees it closes stored) called in transactions of 20,000 entries
 //   with synchronous=OFF for the build only - no HTTP, no request parsing, no group commit. The file
 //   is kept in the OS temp folder and reused by later runs once its signed head and root check out.
+// - ledger_integrate_p99_ms: from a flag to a checkpoint including it cosigned by two C2SP
+//   witnesses (ledger-integrate.ts).
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +24,7 @@ import { LocalLog } from "../../registry/ledger/local-log.js";
 import { FederationKey } from "../../registry/ledger/pseudonym.js";
 import { verifyInclusion, verifyConsistency } from "../../registry/ledger/verify.js";
 import type { MeasureOptions } from "./measure.js";
+import { benchIntegrate } from "./ledger-integrate.js";
 import type { Figures } from "./crypto.js";
 
 export const LEDGER_BATCH = 100;
@@ -114,6 +117,7 @@ export async function benchLedger(opts: MeasureOptions): Promise<Figures> {
   const key = signingKey(privateKeyFromSeed(new Uint8Array(createHash("sha256").update("antitheft ledger bench key").digest())));
   const fk = new FederationKey(new Uint8Array(createHash("sha256").update("antitheft ledger bench federation").digest()));
   const appendPerS = await appendAndProve(opts, key, fk);
+  const integrate = await benchIntegrate();
 
   const entries = Number(process.env.LEDGER_BENCH_ENTRIES ?? 1_000_000);
   if (!Number.isSafeInteger(entries) || entries < 2) throw new Error("LEDGER_BENCH_ENTRIES must be an integer >= 2");
@@ -155,6 +159,9 @@ export async function benchLedger(opts: MeasureOptions): Promise<Figures> {
       ledger_append_per_s: round(appendPerS),
       ledger_append_batch: LEDGER_BATCH,
       ledger_proof_ms: round(percentile(proofMs, 50), 3),
+      ledger_integrate_p99_ms: round(integrate.p99, 1),
+      ledger_integrate_p50_ms: round(integrate.p50, 1),
+      ledger_integrate_flags: integrate.flags,
       ledger_proof_p99_ms: round(percentile(proofMs, 99), 3),
       ledger_proof_verify_ms: round(percentile(verifyMs, 50), 3),
       ledger_consistency_proof_ms: round(percentile(consistencyMs, 50), 3),

@@ -48,6 +48,7 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "ledger-federation", registry: R.clearsByPosition, violates: "REQ-LG-04" },
   { scenario: "ledger-hostile", registry: R.federationHangsUp, violates: "REQ-LG-08" },
   { scenario: "ledger-get", registry: R.answersAnyGet, violates: "REQ-LG-09" },
+  { scenario: "ledger-tlog", registry: R.tilesWithoutLeafPrefix, violates: "REQ-LG-10" },
   { scenario: "ledger-fork", registry: R.ignoresForks, violates: "REQ-LG-05" },
   { scenario: "ledger-fork", registry: R.honoursForkedClears, violates: "REQ-LG-05" },
   { scenario: "ledger-restart", registry: R.inMemory, violates: "REQ-LG-06" },

@@ -314,6 +314,19 @@ export const answersAnyGet: RegistryCustomizer = {
   },
 };
 
+/**
+ * Serves level-0 tiles of plain SHA-256 entry hashes, without RFC 9162's 0x00 leaf prefix: its
+ * tiles no longer match its own tree, so a tlog client's proofs built from them fail.
+ */
+export const tilesWithoutLeafPrefix: RegistryCustomizer = {
+  name: "a registry whose tlog level-0 tiles hash entries without the RFC 9162 leaf prefix",
+  patch(r) {
+    const tree = ledgerOf(r).db.tree;
+    const nodes = tree.nodes.bind(tree);
+    tree.nodes = (log, level, start, end) => (level === 0 ? tree.entries(log, start, end).map((e) => new Uint8Array(createHash("sha256").update(e).digest())) : nodes(log, level, start, end));
+  },
+};
+
 /** Its federation link hangs up on an empty ledger message and never reconnects. */
 export const federationHangsUp: RegistryCustomizer = {
   name: "a registry whose federation link hangs up on a malformed ledger message",

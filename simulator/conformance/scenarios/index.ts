@@ -8,7 +8,7 @@ import { forgedCommands, forgedRequests, forgedResults } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
-import { ledgerAudit, ledgerFederation, ledgerFork, ledgerGet, ledgerHostile, ledgerRestart } from "./ledger.js";
+import { ledgerAudit, ledgerFederation, ledgerFork, ledgerGet, ledgerHostile, ledgerRestart, ledgerTlog } from "./ledger.js";
 
 export const SCENARIOS: readonly Scenario[] = [
   enrolment,
@@ -32,6 +32,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ledgerFederation,
   ledgerHostile,
   ledgerGet,
+  ledgerTlog,
   ledgerFork,
   ledgerRestart,
   ledgerAudit,

@@ -8,6 +8,7 @@ import { LEDGER_PREFIX } from "../../../registry/ledger/http.js";
 import {
   SimulatedPeer, checkAudit, checkGetOnlyForMembers, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied, type CheckResult,
 } from "../../../registry/ledger/conformance.js";
+import { checkTlog } from "../../../registry/ledger/conformance-tlog.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import { accepted, claim, enrol, statusNow } from "../flows.js";
@@ -103,7 +104,7 @@ export const ledgerHostile: Scenario = {
   title: "Hostile payloads on every ledger topic",
   reqs: ["REQ-LG-08"],
   description:
-    "Empty, textual, truncated, oversized and misplaced payloads (a member's valid entry on other logs' topics) are published on the entry, sth, gossip, alarm and get topics of the registry's own log and of both members' logs. Every head the registry holds is unchanged, and afterwards a member's flag still reaches its equipment status.",
+    "Empty, textual, truncated, oversized and misplaced payloads (a member's valid entry on other logs' topics) are published on the entry, sth, gossip, alarm, get and checkpoint topics of the registry's own log and of both members' logs. Every head the registry holds is unchanged, and afterwards a member's flag still reaches its equipment status.",
   needs: ["ledger"],
   async run(s: Session) {
     const url = s.target.registryUrl();
@@ -129,6 +130,22 @@ export const ledgerGet: Scenario = {
     const url = s.target.registryUrl();
     await withPeers(s, async ({ origin }) => {
       expectCheck(s, await checkGetOnlyForMembers(url, ownLog(s), origin, s.owner(), s.timeoutMs));
+    });
+  },
+};
+
+export const ledgerTlog: Scenario = {
+  name: "ledger-tlog",
+  title: "The log in the transparency-log ecosystem's formats (C2SP)",
+  reqs: ["REQ-LG-10"],
+  description:
+    "A handset reported stolen gives the registry's log an entry. Its C2SP checkpoint (GET /antitheft/v1/ledger/tlog/checkpoint) must open under the registry's key with its origin line as key name; every tile of that size must be served, the entry bundles must hold the registry's signed entries in order and hash to the level-0 tiles, higher tiles must hash the full tiles below, the leaves must reproduce the checkpoint's root, and a checkpoint at least that large must be retained on at/v1/ledger/<log>/checkpoint.",
+  needs: ["ledger"],
+  async run(s: Session) {
+    await stolenHandset(s);
+    const url = s.target.registryUrl();
+    await withPeers(s, async ({ origin }) => {
+      expectCheck(s, await checkTlog(url, s.target.registryPublic, origin, s.timeoutMs));
     });
   },
 };
