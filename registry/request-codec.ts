@@ -11,8 +11,9 @@ import { isCborMap, type CborValue } from "../attestation/cbor/value.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError } from "./errors.js";
 import { checkCommandText } from "./commands.js";
+import { normalizeClaimCode } from "../protocol/claim-code.js";
 
-export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear"] as const;
+export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear", "claim-code", "reset-owner"] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 export const MAX_REQUEST_BYTES = 16 * 1024;
 export const REQUEST_ID_BYTES = 16;
@@ -20,11 +21,13 @@ export const MAX_REASON_CHARS = 256;
 /** `flag-batch`: IMEIs per request (500 x 16 bytes of CBOR keeps the body well under 16 KiB). */
 export const MAX_BATCH_IMEIS = 500;
 
-type Field = "key" | "proof" | "message" | "contact" | "reason" | "imeis";
+type Field = "key" | "proof" | "code" | "message" | "contact" | "reason" | "imeis";
 
 /** Fields each type requires and allows beyond v, type, imei, id, ts. */
 const SHAPE: Readonly<Record<RequestType, { required: readonly Field[]; optional: readonly Field[] }>> = {
-  claim: { required: ["key", "proof"], optional: [] },
+  claim: { required: ["key", "proof", "code"], optional: [] },
+  "claim-code": { required: ["key"], optional: [] },
+  "reset-owner": { required: [], optional: ["key", "reason"] },
   transfer: { required: ["key"], optional: [] },
   "report-stolen": { required: [], optional: ["message", "contact", "reason"] },
   "report-lost": { required: [], optional: ["message", "contact", "reason"] },
@@ -45,8 +48,10 @@ export interface RequestFields {
   readonly ts: number;
   /** claim: the owner's COSE_Key; transfer: the new owner's COSE_Key. */
   readonly key?: Uint8Array;
-  /** claim: the device's attestation for claimNonce(key). */
+  /** claim: the device's registration-purpose attestation for claimNonce(code). */
   readonly proof?: Uint8Array;
+  /** claim: the claim code the registry issued to this owner key (canonical form once parsed). */
+  readonly code?: string;
   readonly message?: string;
   readonly contact?: string;
   readonly reason?: string;
@@ -117,6 +122,14 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
     if (f === "key") checkCoseKey(v, `"key"`);
     out[f] = v;
   }
+  if (p.has("code")) {
+    const v = p.get("code");
+    try {
+      out.code = normalizeClaimCode(v as string);
+    } catch (e) {
+      bad(`"code" is not a claim code (${(e as Error).message})`);
+    }
+  }
   for (const f of ["message", "contact", "reason"] as const) {
     if (!p.has(f)) continue;
     const v = p.get(f);
@@ -147,6 +160,8 @@ export interface RequestInput {
   readonly imeis?: readonly string[];
   readonly key?: Uint8Array;
   readonly proof?: Uint8Array;
+  /** claim: the claim code (sent as typed; the registry normalises it). */
+  readonly code?: string;
   readonly message?: string;
   readonly contact?: string;
   readonly reason?: string;
@@ -165,6 +180,6 @@ export function buildRequest(signer: Signer, r: RequestInput): Uint8Array {
     ["id", r.id ?? new Uint8Array(randomBytes(REQUEST_ID_BYTES))],
     ["ts", r.ts ?? Math.floor(Date.now() / 1000)],
   ]);
-  for (const f of ["key", "proof", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
+  for (const f of ["key", "proof", "code", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
   return createSign1(encodeDeterministic(m), signer, { cwtTag: false });
 }

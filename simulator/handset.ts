@@ -13,7 +13,6 @@ import { SimulatedHandset, type Enforcer } from "../agent/enforcement.js";
 import { provisionDevice } from "../agent/factory.js";
 import { silentLogger, type Logger } from "../agent/log.js";
 import type { Transport } from "../agent/mqtt-link.js";
-import { claimNonce } from "../protocol/messages.js";
 import { DeviceSession } from "../agent/session.js";
 import { MemoryStorage, type DeviceStorage } from "../agent/storage.js";
 import { OemRoots, verifyEndorsement } from "../attestation/index.js";
@@ -146,9 +145,9 @@ export class VirtualHandset implements Handset {
     return this.#records;
   }
 
-  async claimProof(ownerPublicKey: Uint8Array): Promise<Uint8Array> {
+  async claimProof(code: string): Promise<Uint8Array> {
     const session = await DeviceSession.boot(this.folder, this.#o.module, { commit: false });
-    return session.attest(claimNonce(ownerPublicKey));
+    return session.claimProof(code);
   }
 
   async factoryReset(): Promise<void> {

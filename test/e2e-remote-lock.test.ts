@@ -273,7 +273,7 @@ for (const bc of BROKER_CASES) {
         { what: "alice's report-stolen replayed", body: aliceReport!, status: 409, code: "E_REPLAY" },
         { what: "a report-stolen signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "report-stolen", imei: hs.imei, message: "mine now" }), status: 403, code: "E_NOT_OWNER" },
         { what: "a transfer signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "transfer", imei: hs.imei, key: mallory.key.coseKey }), status: 403, code: "E_NOT_OWNER" },
-        { what: "a claim of an owned handset with someone else's proof", body: buildRequest(mallory.key.signer, { type: "claim", imei: hs.imei, key: mallory.key.coseKey, proof: await hs.claimProof(alice.key.publicKey) }), status: 403, code: "E_BAD_PROOF" },
+        { what: "a claim of an owned handset with a code nobody was issued", body: buildRequest(mallory.key.signer, { type: "claim", imei: hs.imei, key: mallory.key.coseKey, code: "00000-00000", proof: await hs.claimProof("00000-00000") }), status: 403, code: "E_CLAIM_CODE_UNKNOWN" },
         { what: "a flag signed by a non-authority", body: buildRequest(mallory.key.signer, { type: "flag", imei: hs.imei, reason: "trust me" }), status: 403, code: "E_NOT_AUTHORITY" },
       ];
       for (const c of cases) {

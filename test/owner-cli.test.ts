@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toHex } from "../attestation/index.js";
 import { coseKeyFromPublic } from "../attestation/cose/key.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor } from "./support/claim.js";
 import { loadPublicKey } from "../registry/keys.js";
 import { freshImei, startHarness, waitFor } from "./support/registry-sim.js";
 
@@ -67,15 +67,18 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const imei = hs.ta.id.imei;
-  const ownerPub = loadPublicKey(join(dir.path, "owner.pub"));
-  const proof = toHex(hs.ta.attest(claimNonce(coseKeyFromPublic(ownerPub))));
   const reg = ["--registry", h.url];
+  const cc = await run("owner", "claim-code", ...reg, "--key", ownerKey, "--imei", imei);
+  assert.equal(cc.code, 0, cc.stderr);
+  const code = /claim code: +([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(cc.stdout)?.[1];
+  assert.ok(code, cc.stdout);
+  const proof = toHex(claimProofFor(hs.ta, code));
 
-  const badProof = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--proof", toHex(hs.ta.attest(new Uint8Array(32))));
+  const badProof = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--code", code, "--proof", toHex(hs.ta.attest(new Uint8Array(32))));
   assert.equal(badProof.code, 1);
   assert.match(badProof.stderr, /^error E_BAD_PROOF: claim refused by the registry \(HTTP 403\)/);
 
-  const claim = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--proof", proof);
+  const claim = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--code", code.toLowerCase(), "--proof", proof);
   assert.equal(claim.code, 0, claim.stderr);
   assert.match(claim.stdout, new RegExp(`claim accepted for IMEI ${imei}\\n  equipment status: WHITELISTED`));
 
