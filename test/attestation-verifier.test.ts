@@ -81,7 +81,7 @@ test("our deterministic encoder and the independent reference writer give identi
   const nonce = new Uint8Array(32).fill(7);
   const i = tokenInput(A, nonce, { lockState: 1, lastSeq: 300, bootcount: 70000 });
   const claims = new Map<number, unknown>([
-    [-65539, 0], [-65538, 300], [-65537, 1], [273, [[65000, i.measurement]]], [267, 70000],
+    [-65539, 0], [-65538, 300], [-65537, 1], [273, [[65000, i.measurement]]], [268, 1], [267, 70000],
     [265, "https://antitheft.dev/eat/v1"], [263, 3], [259, new TextEncoder().encode(A.hwmodel)], [258, OEMID],
     [257, new Map([["imei2", ueidFromImei(A.imei2!)]])], [256, ueidFromImei(A.imei)], [10, nonce], [8, new Map([[1, coseKeyMap(A.publicKey)]])],
   ]);

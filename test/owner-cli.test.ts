@@ -34,7 +34,7 @@ test("--help for every registry, owner and authority command", async () => {
   const paths = [
     ["registry"], ["registry", "keygen"],
     ["owner", "keygen"], ["owner", "claim"], ["owner", "report-stolen"], ["owner", "report-lost"], ["owner", "found"], ["owner", "transfer"], ["owner", "status"],
-    ["authority", "keygen"], ["authority", "flag"], ["authority", "clear"],
+    ["authority", "keygen"], ["authority", "flag"], ["authority", "clear"], ["authority", "reset-owner"], ["owner", "claim-code"],
   ];
   const results = await Promise.all(paths.map((p) => run(...p, "--help")));
   results.forEach((r, i) => {
@@ -125,8 +125,14 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   const badList = await run("authority", "flag", ...reg, "--key", authKey, "--imeis", list);
   assert.equal(badList.code, 2, badList.stderr);
   assert.match(badList.stderr, /^error E_USAGE: --imeis .*entry 2/);
-  assert.equal((await run("authority", "clear", ...reg, "--key", authKey, "--imei", imei)).code, 0);
-  assert.equal((await run("owner", "found", ...reg, "--key", ownerKey, "--imei", imei)).code, 0);
+  // Clearing the last flag unlocks (the lock follows the network status); found has nothing left.
+  const lifted = await run("authority", "clear", ...reg, "--key", authKey, "--imei", imei);
+  assert.equal(lifted.code, 0, lifted.stderr);
+  assert.match(lifted.stdout, /command issued: +unlock/);
+  await waitFor(() => hs.ta.lockState === 0, "the handset unlocks");
+  const nothing = await run("owner", "found", ...reg, "--key", ownerKey, "--imei", imei);
+  assert.equal(nothing.code, 1);
+  assert.match(nothing.stderr, /^error E_NOT_FLAGGED: /);
 
   // Someone else's key, a malformed IMEI, an unknown IMEI, an unreachable registry, no key file.
   const stranger = join(dir.path, "stranger.key");
