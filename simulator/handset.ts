@@ -14,6 +14,7 @@ import { provisionDevice } from "../agent/factory.js";
 import { silentLogger, type Logger } from "../agent/log.js";
 import type { Transport } from "../agent/mqtt-link.js";
 import { DeviceSession } from "../agent/session.js";
+import type { TaCaller } from "../agent/device-ta.js";
 import { MemoryStorage, type DeviceStorage } from "../agent/storage.js";
 import { OemRoots, verifyEndorsement } from "../attestation/index.js";
 import { NetworkSwitch } from "./network.js";
@@ -31,6 +32,8 @@ export interface HandsetHooks {
   wrapTransport?(transport: Transport, handset: VirtualHandset): Transport;
   /** Replaces the factory reset (called powered off; the handset boots afterwards). */
   factoryReset?(handset: VirtualHandset): Promise<void>;
+  /** Makes the agent's TA instance (e.g. one whose host asks for another purpose). */
+  createTa?(module: WebAssembly.Module, handset: VirtualHandset): TaCaller;
 }
 
 export interface VirtualHandsetOptions {
@@ -118,6 +121,7 @@ export class VirtualHandset implements Handset {
       heartbeatS: this.#o.heartbeatS ?? 0,
       backoff: { baseMs: this.#o.backoff?.baseMs ?? 50, capMs: this.#o.backoff?.capMs ?? 1000 },
       ...(this.#o.measurement ? { measurement: this.#o.measurement } : {}),
+      ...(this.#o.hooks?.createTa ? { createTa: (m: WebAssembly.Module) => this.#o.hooks!.createTa!(m, this) } : {}),
     });
   }
 
