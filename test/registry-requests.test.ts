@@ -193,6 +193,7 @@ test("an authority flag blacklists and locks; the owner can neither clear it nor
   // The clear rule: lifting the last flag unlocks, so the lock follows the network status.
   assert.deepEqual(c.body.commands, [{ seq: 2, action: "unlock" }]);
   await waitFor(() => ta.lockState === 0, "unlock");
+  await settled(h, d.did);
   await refused(h, h.authority, { type: "clear", imei }, "E_NOT_FLAGGED", 409);
   await refused(h, owner, { type: "found", imei }, "E_NOT_FLAGGED", 409);
 });

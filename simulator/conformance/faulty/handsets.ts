@@ -193,9 +193,10 @@ export const registersOnChallenge: Variant = (b) => {
           return link.sessionPresent;
         },
         async publish(topic, payload, o) {
-          await link.publish(topic, payload, o);
+          // The registration token goes first, so it is on the wire before the generic answer.
           const reg = parseDeviceTopic(topic)?.kind === "attestation" ? extra.get(h)?.get(toHex(decodeAttestationNonce(payload))) : undefined;
           if (reg) await link.publish(topic, encodeAttestation({ token: reg }), o);
+          await link.publish(topic, payload, o);
         },
         subscribe: (topics) => link.subscribe(topics),
         end: (g) => link.end(g),
