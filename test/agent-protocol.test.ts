@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { ClaimCodeError, claimNonce, formatClaimCode, newClaimCode, normalizeClaimCode } from "../protocol/claim-code.js";
 import fc from "fast-check";
 import { encodeDeterministic } from "../attestation/cbor/deterministic.js";
-import { coseKeyFromPublic, generateEd25519 } from "../attestation/cose/key.js";
+import { generateEd25519 } from "../attestation/cose/key.js";
 import { createSign1, nodeSigner } from "../attestation/cose/sign1.js";
 import {
   MAX_PAYLOAD_BYTES, ProtocolError, RESULT_CODE, commandNonce, decodeAttestation, decodeChallenge,

@@ -9,7 +9,6 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { publicKeyFromPem, rawPublicKey } from "../attestation/cose/key.js";
 import { NonceStore } from "../attestation/nonce-store.js";
 import { verifyDeviceToken } from "../attestation/verifier.js";
 import { DeviceFolder } from "../agent/device-folder.js";

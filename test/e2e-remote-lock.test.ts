@@ -92,7 +92,15 @@ for (const bc of BROKER_CASES) {
     test("the owner claims a handset with its proof and reports it stolen: it locks showing the message and contact, BLACKLISTED", async (t) => {
       if (!ready(t)) return;
       const hs = h(1);
-      const claim = await alice.claim(registry, hs);
+      // The claim code typed on the handset while its agent runs: the CLI only reads the folder.
+      const code = await alice.claimCode(registry, hs);
+      assert.ok(code, "a claim code");
+      const before = hs.persisted();
+      const cli = runCli(["device", "claim-proof", "--dir", hs.dir, "--code", code]);
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal(hs.persisted(), before, "the running agent's folder is untouched");
+      const proof = new Uint8Array(Buffer.from(cli.stdout.trim(), "hex"));
+      const claim = await alice.send(registry, { type: "claim", imei: hs.imei, key: alice.key.coseKey, code, proof });
       assert.equal(claim.status, 200, JSON.stringify(claim.body));
       assert.equal((await view(hs)).claimed, true);
 

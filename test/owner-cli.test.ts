@@ -8,7 +8,6 @@ import { statSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toHex } from "../attestation/index.js";
-import { coseKeyFromPublic } from "../attestation/cose/key.js";
 import { claimProofFor } from "./support/claim.js";
 import { loadPublicKey } from "../registry/keys.js";
 import { freshImei, startHarness, waitFor } from "./support/registry-sim.js";
