@@ -131,12 +131,17 @@ test("results that do not prove the commanded state are dropped and logged", asy
   // A result for a command that does not exist.
   await d.publish("result", encodeResult({ seq: 77, status: "SUCCEEDED", code: 2, token: hs.ta.attest(commandNonce(cmd.bytes)) }));
   await waitFor(() => refusals() === 6, "refusal 6");
+  // The right device, nonce and state, but a registration-purpose token (EAT intuse 2): a result
+  // proof is generic (PROTOCOL §4.3), whatever else is right.
+  await d.publish("result", encodeResult({ seq: 1, status: "SUCCEEDED", code: 2, token: hs.ta.attest(commandNonce(cmd.bytes), undefined, 2) }));
+  await waitFor(() => refusals() === 7, "refusal 7");
+  assert.match(String(h.log.named("command.result-refused").at(-1)?.reason ?? JSON.stringify(h.log.named("command.result-refused").at(-1))), /E_PURPOSE/);
   await h.registry.idle();
   assert.equal(h.registry.store.commands.get(d.did, 1)!.status, "SENT");
   // The genuine result counts.
   await d.publish("result", encodeResult({ seq: 1, status: "SUCCEEDED", code: 2, token: hs.ta.attest(commandNonce(cmd.bytes)) }));
   await waitFor(() => h.registry.store.commands.get(d.did, 1)?.status === "SUCCEEDED", "genuine result");
-  assert.equal(refusals(), 6);
+  assert.equal(refusals(), 7);
 });
 
 test("sequence numbers start above the attested last_seq; a stale REJECTED unlock is issued again above the TA's last_seq", async (t) => {
