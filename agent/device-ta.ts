@@ -4,6 +4,7 @@
 // authority on every rule (IMEI check digits, nonce sizes, states, command signatures); this
 // class only checks argument types and lays the inputs out, and turns a negative status into a
 // TaError whose `code` the caller can switch on.
+import { INTUSE } from "../attestation/eat/profile.js";
 import { TaError } from "./ta-errors.js";
 import { TrustedApp, type TaResult } from "./trusted-app.js";
 import { assertBytes, assertInt } from "./validate.js";
@@ -138,11 +139,16 @@ export class DeviceTA {
     return this.#invoke("device_public", [], new Uint8Array(0));
   }
 
-  /** attest: the EAT for `nonce` (8..64 bytes) and an optional host-reported digest (0..64 bytes). */
-  attest(nonce: Uint8Array, measurement: Uint8Array = new Uint8Array(0)): Uint8Array {
+  /**
+   * attest: the EAT for `nonce` (8..64 bytes), an optional host-reported digest (0..64 bytes) and
+   * the token's intended use (EAT intuse, RFC 9711 §4.3.3; default 1, generic; the TA refuses a
+   * value outside 1..5 with ERR_PURPOSE).
+   */
+  attest(nonce: Uint8Array, measurement: Uint8Array = new Uint8Array(0), purpose: number = INTUSE.GENERIC): Uint8Array {
     assertBytes(nonce, "nonce");
     assertBytes(measurement, "measurement");
-    return this.#invoke("attest", [nonce.length, measurement.length], concat([nonce, measurement]));
+    assertInt(purpose, "purpose", -0x8000_0000, I32_MAX);
+    return this.#invoke("attest", [nonce.length, measurement.length, purpose], concat([nonce, measurement]));
   }
 
   /** sealed_state: the current blob (NORMAL only). */

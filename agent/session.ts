@@ -9,6 +9,8 @@ import { DeviceTA, sealedBlobVersion, TA_STATE, type TaCaller } from "./device-t
 import { HOST_ERRORS, TaError } from "./ta-errors.js";
 import { DeviceFolder, DeviceFolderError, type DeviceInfo } from "./device-folder.js";
 import { TrustedApp } from "./trusted-app.js";
+import { INTUSE } from "../attestation/eat/profile.js";
+import { claimNonce, normalizeClaimCode } from "../protocol/claim-code.js";
 
 /**
  * dbgstat the simulated boot hardware reports (RFC 9711 §4.2.9): 1 = disabled. A real handset
@@ -113,9 +115,22 @@ export class DeviceSession {
     return this.#view;
   }
 
-  /** An attestation token for `nonce` (8..64 bytes) with an optional host-reported digest. */
+  /**
+   * A generic-purpose attestation token (EAT intuse 1, RFC 9711 §4.3.3) for `nonce` (8..64
+   * bytes) with an optional host-reported digest: what the agent answers challenges and reports
+   * command results with. The agent has no way to ask for any other purpose.
+   */
   attest(nonce: Uint8Array, measurement?: Uint8Array): Uint8Array {
-    return this.#ta.attest(nonce, measurement);
+    return this.#ta.attest(nonce, measurement, INTUSE.GENERIC);
+  }
+
+  /**
+   * A claim proof (docs/PROTOCOL.md §6.2): a registration-purpose token (intuse 2) for the claim
+   * code the user typed on the handset, nonce = claimNonce(code). Only a local, user-present
+   * action calls this (`antitheft device claim-proof`), never anything received from the network.
+   */
+  claimProof(code: string): Uint8Array {
+    return this.#ta.attest(claimNonce(normalizeClaimCode(code)), undefined, INTUSE.REGISTRATION);
   }
 
   /**

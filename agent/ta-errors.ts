@@ -29,6 +29,7 @@ export const TA_ERRORS = {
   ERR_MEASUREMENT_SIZE: { code: -22, text: "the host-reported measurement is not 0..64 bytes" },
   ERR_COUNTER: { code: -23, text: "the replay-protected counter passed to `boot` is negative" },
   ERR_DBGSTAT: { code: -24, text: "the dbgstat passed to `boot` is not 0..4 (RFC 9711 §4.2.9)" },
+  ERR_PURPOSE: { code: -25, text: "the intended use passed to `attest` is not 1..5 (EAT intuse, RFC 9711 §4.3.3)" },
   // -30 .. -49: signed commands (issue 4)
   ERR_CMD_MALFORMED: { code: -30, text: "the command is not the COSE_Sign1 of PROTOCOL.md §5 (CBOR, shape, types, sizes, extra bytes)" },
   ERR_CMD_ALG: { code: -31, text: "the command's protected header is not exactly {1: -8} (alg EdDSA and nothing else)" },

@@ -43,6 +43,8 @@ export const ERR_MEASUREMENT_SIZE: i32 = -22;
 export const ERR_COUNTER: i32 = -23;
 /** The dbgstat passed to `boot` is not 0..4 (RFC 9711 §4.2.9). */
 export const ERR_DBGSTAT: i32 = -24;
+/** The intended use passed to `attest` is not 1..5 (EAT intuse, RFC 9711 §4.3.3). */
+export const ERR_PURPOSE: i32 = -25;
 
 // -30 .. -49: signed commands (issue 4; apply_command, docs/ABI.md "Commands").
 /** The command is not the COSE_Sign1 of PROTOCOL.md §5 (CBOR, shape, types, sizes, extra bytes). */

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   E_EAT_CLAIM_INVALID: "a claim has the wrong type, size or value, or is present where the profile forbids it",
   E_EAT_CLAIM_UNKNOWN: "a claim label the profile does not define",
   E_EAT_PROFILE: "eat_profile (265) is not the pinned profile string",
+  E_PURPOSE: "the token's intuse (268, RFC 9711 §4.3.3) is not one the relying party accepts here",
   // Nonces
   E_NONCE_SIZE: "a nonce is not 8..64 bytes",
   E_NONCE_MISMATCH: "the token's eat_nonce differs from the nonce the verifier expects",

@@ -18,7 +18,7 @@ export {
   type Signer, type Sign1, type CoseAlg, type CreateSign1Options,
 } from "./cose/sign1.js";
 export { CLAIM, type TokenClaims, type EndorsementClaims, type HostReportedMeasurement, type LockState, type TaState } from "./eat/claims.js";
-export { TOKEN_PROFILE, ENDORSEMENT_PROFILE, MEASUREMENT_HOST_REPORTED, NONCE_MIN, NONCE_MAX } from "./eat/profile.js";
+export { TOKEN_PROFILE, ENDORSEMENT_PROFILE, MEASUREMENT_HOST_REPORTED, NONCE_MIN, NONCE_MAX, INTUSE, type Intuse } from "./eat/profile.js";
 export { createEndorsement, verifyEndorsement, OemRoots, type EndorsementInput, type OemRoot, type VerifiedEndorsement } from "./endorsement.js";
 export { NonceStore, type NonceStoreOptions } from "./nonce-store.js";
 export {

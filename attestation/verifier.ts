@@ -8,6 +8,7 @@
 //  3. token claims valid, eat_profile pinned (E_EAT_PROFILE), cnf = the endorsed key;
 //  4. identity: ueid and sueids equal the endorsed ones (skipped in TAMPERED state, where the
 //     TA omits them), oemid and hwmodel equal (endorsed, and the caller's expectation if given);
+//  4b. intuse: when the caller requires purposes, the token's intuse is one of them (E_PURPOSE);
 //  5. nonce: eat_nonce equals the nonce the caller expects (constant time), then the nonce
 //     store consumes it (issued here, unused, within the TTL). Consuming it last means a
 //     forged or broken token never burns the genuine device's nonce.
@@ -18,7 +19,7 @@ import { equalBytes } from "./bytes.js";
 import { kidOfPublic, publicKeyFromRaw, toRawPublic } from "./cose/key.js";
 import { decodeSign1, verifySign1Signature } from "./cose/sign1.js";
 import { TA_TAMPERED, decodeTokenClaims, type EndorsementClaims, type LockState, type TokenClaims } from "./eat/claims.js";
-import { checkProfileHeaders } from "./eat/profile.js";
+import { checkProfileHeaders, type Intuse } from "./eat/profile.js";
 import { checkEndorsement, type OemRoots } from "./endorsement.js";
 import { checkNonceSize, type NonceStore } from "./nonce-store.js";
 import { ueidFromImei } from "./imei.js";
@@ -28,6 +29,12 @@ export interface Expectations {
   readonly oemid?: Uint8Array;
   /** hwmodel the relying party expects (UTF-8 text or bytes). */
   readonly hwmodel?: string | Uint8Array;
+  /**
+   * The intended uses (EAT intuse, RFC 9711 §4.3.3) the relying party accepts here, e.g.
+   * [INTUSE.REGISTRATION] for an owner's claim, [INTUSE.GENERIC] for a challenge answer.
+   * Absent: any.
+   */
+  readonly purposes?: readonly Intuse[];
 }
 
 /** What a verified token says about the device. */
@@ -85,6 +92,12 @@ function checkToken(token: Uint8Array, deviceKey: Uint8Array, key: KeyObject): V
   };
 }
 
+function checkPurpose(claims: TokenClaims, expect: Expectations | undefined): void {
+  if (expect?.purposes !== undefined && !expect.purposes.includes(claims.intuse)) {
+    throw new AttestationError("E_PURPOSE", `the token was made for intuse ${claims.intuse}, not ${expect.purposes.join(" or ")} (RFC 9711 §4.3.3)`);
+  }
+}
+
 function checkExpectations(oemid: Uint8Array | undefined, hwmodel: Uint8Array | undefined, expect: Expectations | undefined): void {
   if (expect?.oemid !== undefined && (oemid === undefined || !equalBytes(expect.oemid, oemid))) {
     throw new AttestationError("E_OEMID_MISMATCH", "oemid is not the expected one");
@@ -133,6 +146,7 @@ export function verifyAttestation(input: AttestationInput, policy: AttestationPo
       if (!equalBytes(c.hwmodel!, end.hwmodel)) throw new AttestationError("E_HWMODEL_MISMATCH", "token and endorsement hwmodel differ");
     }
     checkExpectations(end.oemid, end.hwmodel, policy.expect);
+    checkPurpose(c, policy.expect);
     checkNonce(c, nonce, policy.nonces);
     return {
       ...t,
@@ -182,6 +196,7 @@ export function verifyDeviceToken(input: DeviceTokenInput, device: EnrolledDevic
       }
       checkExpectations(c.oemid, c.hwmodel, policy.expect);
     }
+    checkPurpose(c, policy.expect);
     checkNonce(c, nonce, policy.nonces);
     return t;
   });

@@ -7,7 +7,6 @@ import { decodeStrict } from "../attestation/cbor/strict.js";
 import { encodeDeterministic } from "../attestation/cbor/deterministic.js";
 import { isCborMap, type CborMap, type CborValue } from "../attestation/cbor/value.js";
 import { decodeSign1 } from "../attestation/cose/sign1.js";
-import { coseKeyFromPublic } from "../attestation/cose/key.js";
 import { createHash } from "node:crypto";
 
 export const PROTOCOL_VERSION = 1;
@@ -246,12 +245,6 @@ export function peekCommand(bytes: Uint8Array): CommandPeek {
   if (message !== undefined && typeof message !== "string") throw new ProtocolError("command: message (5) must be text");
   if (contact !== undefined && typeof contact !== "string") throw new ProtocolError("command: contact (6) must be text");
   return { seq, action, ueid, kid, ...(message !== undefined ? { message } : {}), ...(contact !== undefined ? { contact } : {}) };
-}
-
-/** §6.2: the nonce of a claim proof, SHA-512("antitheft/v1/claim" || owner COSE_Key)[0..32]. */
-export function claimNonce(ownerPublicKey: Uint8Array): Uint8Array {
-  const h = createHash("sha512").update("antitheft/v1/claim").update(coseKeyFromPublic(ownerPublicKey)).digest();
-  return new Uint8Array(h.subarray(0, 32));
 }
 
 /** §4.6: the nonce of a result's proof token, SHA-512(command COSE_Sign1 bytes)[0..32]. */

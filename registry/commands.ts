@@ -11,6 +11,7 @@ import { OPEN_STATUSES } from "./store.js";
 import type { Context, Publication } from "./context.js";
 import type { SigningKey } from "./keys.js";
 import { commandNonce, verifyBoundToken } from "./device-proof.js";
+import { INTUSE } from "../attestation/eat/profile.js";
 
 export const ACTION_NAMES: Readonly<Record<Action, string>> = { 1: "lock", 2: "unlock", 3: "message" };
 export const MAX_SEQ = 0xffff_ffff;
@@ -168,7 +169,7 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
   if (!isOpen(cmd)) return drop(ctx, did, r.seq, `the job has ended (${cmd.status})`);
   let tokenState: { lockState: number; lastSeq: number; bootcount: number | null; tampered: boolean; measurement: Uint8Array | null } | undefined;
   if (r.token !== undefined) {
-    const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(store, did) }, r.token, commandNonce(cmd.cose));
+    const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(store, did) }, r.token, commandNonce(cmd.cose), [INTUSE.GENERIC]);
     if (!v.ok) return drop(ctx, did, r.seq, `token refused: ${v.error.code}`);
     const t = v.value;
     tokenState = { lockState: t.lockState, lastSeq: t.lastSeq, bootcount: t.token.bootcount ?? null, tampered: t.tampered, measurement: t.token.measurements[0]?.digest ?? null };

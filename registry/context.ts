@@ -27,6 +27,8 @@ export interface Clock {
 export interface Policy {
   /** Request ts window, seconds (PROTOCOL.md §6.2: +-300). */
   readonly requestWindowS: number;
+  /** Lifetime of a claim code, ms (PROTOCOL.md §6.2: default 10 minutes). */
+  readonly claimCodeTtlMs: number;
   /**
    * Accepted agent measurements (claim 273 digests, lowercase hex). Empty: not checked.
    * A device reporting another digest (or none) is flagged `tampered` (GREYLISTED).

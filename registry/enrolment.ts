@@ -20,6 +20,7 @@ import {
   AttestationError, decodeSign1, toHex, verifyAttestation, verifyEndorsement, type VerifiedAttestation,
 } from "../attestation/index.js";
 import { decodeTokenClaims } from "../attestation/eat/claims.js";
+import { INTUSE } from "../attestation/eat/profile.js";
 import { decodeAttestation, decodeHello, deviceTopic, encodeChallenge } from "../protocol/messages.js";
 import type { Context, Publication } from "./context.js";
 import { raiseFlag, REGISTRY_PARTY } from "./flagging.js";
@@ -87,7 +88,7 @@ export async function handleAttestation(ctx: Context, did: string, payload: Uint
   if (!nonce || issuedAt === undefined) return refuse(ctx, "attestation.refused", did, "E_NONCE_UNKNOWN: no challenge to this device has that nonce");
   const endorsement = ctx.store.pendingHellos.get(did) ?? ctx.store.devices.get(did)?.endorsement;
   if (!endorsement) return refuse(ctx, "attestation.refused", did, "no endorsement: the device must send hello first");
-  const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: ctx.oemRoots, nonces: ctx.challenges.verifierFor(nonce) });
+  const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: ctx.oemRoots, nonces: ctx.challenges.verifierFor(nonce), expect: { purposes: [INTUSE.GENERIC] } });
   if (!r.ok) return refuse(ctx, "attestation.refused", did, r.error.code);
   if (toHex(r.value.deviceKid) !== did) return refuse(ctx, "attestation.refused", did, "the token's key is not this did's key");
   const outOfRange = ctx.oemTacs.problem(r.value.oemKid, [r.value.imei, r.value.imei2]);

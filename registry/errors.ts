@@ -24,7 +24,11 @@ export const REGISTRY_ERRORS = {
   E_FLAGGED_BY_OTHER: { status: 409, text: "another party's flag still stands; only it can clear it" },
   E_CLONE_SUSPECT: { status: 409, text: "the IMEI is bound to more than one device key" },
   E_NOT_FLAGGED: { status: 409, text: "no active flag to clear" },
-  E_BAD_PROOF: { status: 403, text: "the claim proof is not a valid attestation of this device for this owner key" },
+  E_BAD_PROOF: { status: 403, text: "the claim proof is not a registration-purpose attestation of this device for the claim code" },
+  E_CLAIM_CODE_UNKNOWN: { status: 403, text: "the claim code was not issued to this owner key for this IMEI" },
+  E_CLAIM_CODE_EXPIRED: { status: 403, text: "the claim code has expired; ask for a new one" },
+  E_CLAIM_CODE_USED: { status: 409, text: "the claim code was already used" },
+  E_RELEASE_REQUIRED: { status: 409, text: "the device was flagged while unclaimed; only an authority's reset-owner can give it an owner" },
   E_SEQ_EXHAUSTED: { status: 409, text: "the device's command sequence numbers are exhausted (2^32-1)" },
   // storage and configuration
   E_DB_VERSION: { status: 500, text: "the database schema is newer than this registry" },

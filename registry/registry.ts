@@ -51,6 +51,8 @@ export interface RegistryOptions {
   readonly challengeTtlMs?: number;
   /** Request ts window in seconds (default 300). */
   readonly requestWindowS?: number;
+  /** Claim code lifetime in ms (default 10 minutes, PROTOCOL.md §6.2). */
+  readonly claimCodeTtlMs?: number;
   /** Accepted agent measurement digests (hex); empty = not checked. */
   readonly acceptedMeasurements?: readonly string[];
   /** Group commit: the scheduler (tests) and the least time between commits (default 4 ms). */
@@ -122,6 +124,7 @@ export class Registry {
       startedAt: clock.now(),
       policy: {
         requestWindowS: o.requestWindowS ?? 300,
+        claimCodeTtlMs: o.claimCodeTtlMs ?? 600_000,
         acceptedMeasurements: new Set((o.acceptedMeasurements ?? []).map((h) => h.toLowerCase())),
       },
       limits: rateLimiters(o.rateLimits, () => clock.now()),

@@ -12,8 +12,9 @@ import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError } from "./errors.js";
 import { checkCommandText } from "./commands.js";
 import { ed25519KeyProblem, KEY_PROBLEM_TEXT } from "./key-validity.js";
+import { normalizeClaimCode } from "../protocol/claim-code.js";
 
-export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear"] as const;
+export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear", "claim-code", "reset-owner"] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 export const MAX_REQUEST_BYTES = 16 * 1024;
 export const REQUEST_ID_BYTES = 16;
@@ -21,11 +22,13 @@ export const MAX_REASON_CHARS = 256;
 /** `flag-batch`: IMEIs per request (500 x 16 bytes of CBOR keeps the body well under 16 KiB). */
 export const MAX_BATCH_IMEIS = 500;
 
-type Field = "key" | "proof" | "message" | "contact" | "reason" | "imeis";
+type Field = "key" | "proof" | "code" | "message" | "contact" | "reason" | "imeis";
 
 /** Fields each type requires and allows beyond v, type, imei, id, ts. */
 const SHAPE: Readonly<Record<RequestType, { required: readonly Field[]; optional: readonly Field[] }>> = {
-  claim: { required: ["key", "proof"], optional: [] },
+  claim: { required: ["key", "proof", "code"], optional: [] },
+  "claim-code": { required: ["key"], optional: [] },
+  "reset-owner": { required: [], optional: ["key", "reason"] },
   transfer: { required: ["key"], optional: [] },
   "report-stolen": { required: [], optional: ["message", "contact", "reason"] },
   "report-lost": { required: [], optional: ["message", "contact", "reason"] },
@@ -48,8 +51,10 @@ export interface RequestFields {
   readonly aud?: Uint8Array;
   /** claim: the owner's COSE_Key; transfer: the new owner's COSE_Key. */
   readonly key?: Uint8Array;
-  /** claim: the device's attestation for claimNonce(key). */
+  /** claim: the device's registration-purpose attestation for claimNonce(code). */
   readonly proof?: Uint8Array;
+  /** claim: the claim code the registry issued to this owner key (canonical form once parsed). */
+  readonly code?: string;
   readonly message?: string;
   readonly contact?: string;
   readonly reason?: string;
@@ -124,6 +129,14 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
     if (f === "key") checkCoseKey(v, `"key"`);
     out[f] = v;
   }
+  if (p.has("code")) {
+    const v = p.get("code");
+    try {
+      out.code = normalizeClaimCode(v as string);
+    } catch (e) {
+      bad(`"code" is not a claim code (${(e as Error).message})`);
+    }
+  }
   for (const f of ["message", "contact", "reason"] as const) {
     if (!p.has(f)) continue;
     const v = p.get(f);
@@ -154,6 +167,8 @@ export interface RequestInput {
   readonly imeis?: readonly string[];
   readonly key?: Uint8Array;
   readonly proof?: Uint8Array;
+  /** claim: the claim code (sent as typed; the registry normalises it). */
+  readonly code?: string;
   readonly message?: string;
   readonly contact?: string;
   readonly reason?: string;
@@ -177,6 +192,6 @@ export function buildRequest(signer: Signer, r: RequestInput, aud: Uint8Array | 
     ["ts", r.ts ?? Math.floor(Date.now() / 1000)],
     ...(aud === null ? [] : [["aud", aud] as [string, unknown]]),
   ]);
-  for (const f of ["key", "proof", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
+  for (const f of ["key", "proof", "code", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
   return createSign1(encodeDeterministic(m), signer, { cwtTag: false });
 }

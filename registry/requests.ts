@@ -1,15 +1,20 @@
 // Owner and authority requests (PROTOCOL.md §6.2). Order of checks, each refusal a
 // RegistryError with a stable code, logged, and changing nothing:
 //  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE, E_BAD_KEY (a key of small order...);
-//  2. audience: "aud" is this registry's kid (E_AUDIENCE); signer: claim -> the key in the request (kid must match); flag, flag-batch -> a pinned authority;
+//  2. audience: "aud" is this registry's kid (E_AUDIENCE); signer: claim, claim-code -> the key
+//     in the request (kid must match); flag, flag-batch, reset-owner -> a pinned authority;
 //     clear -> a pinned authority or the current owner; others -> the device's current owner
 //     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
 //  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
-//  4. ts within +-300 s (E_STALE); the signer's rate limit (E_RATE_LIMITED, PROTOCOL.md §6.4); a claim's proof: an attestation by the device for
-//     claimNonce(owner COSE_Key) (E_BAD_PROOF);
+//  4. ts within +-300 s (E_STALE); the signer's rate limit (E_RATE_LIMITED, PROTOCOL.md §6.4);
+//     a claim's code: issued to this owner key for this IMEI, unexpired, unused
+//     (E_CLAIM_CODE_UNKNOWN, E_CLAIM_CODE_EXPIRED, E_CLAIM_CODE_USED); its proof: a
+//     registration-purpose token (EAT intuse 2, RFC 9711 §4.3.3) of the device for
+//     claimNonce(code) (E_BAD_PROOF);
 //  5. inside one transaction: the request id is unused (E_REPLAY), the state allows it
 //     (E_ALREADY_CLAIMED, E_FLAGGED, E_CLONE_SUSPECT, E_FLAGGED_BY_OTHER, E_NOT_FLAGGING_PARTY,
-//     E_NOT_FLAGGED), then the change, its events, its command and the id commit together.
+//     E_NOT_FLAGGED, E_RELEASE_REQUIRED, E_CLAIM_CODE_USED), then the change, its events, its
+//     command, the claim code's use and the id commit together.
 import type { KeyObject } from "node:crypto";
 import { decodeStrict, kidOfPublic, toHex } from "../attestation/index.js";
 import { publicFromCoseKey } from "../attestation/cose/key.js";
@@ -24,6 +29,8 @@ import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
 import { claimNonce, verifyBoundToken } from "./device-proof.js";
 import { devicePeerFlags, equipmentStatus } from "./equipment-status.js";
 import { ACTION } from "../protocol/messages.js";
+import { INTUSE } from "../attestation/eat/profile.js";
+import { formatClaimCode, newClaimCode } from "../protocol/claim-code.js";
 
 export interface RequestResponse {
   readonly ok: true;
@@ -85,6 +92,7 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
     throw new RegistryError("E_NOT_OWNER");
   };
   switch (r.type) {
+    case "claim-code":
     case "claim": {
       const x = checkCoseKey(r.key!, `"key"`);
       if (!equalBytes(kidOfPublic(x), r.kid)) throw new RegistryError("E_BAD_REQUEST", "the kid is not the kid of the claimed key");
@@ -93,7 +101,8 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
       break;
     }
     case "flag":
-    case "flag-batch": {
+    case "flag-batch":
+    case "reset-owner": {
       const a = ctx.authorities.find(r.kid);
       if (!a) throw new RegistryError("E_NOT_AUTHORITY");
       key = a.key;
@@ -135,18 +144,58 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
     throw new RegistryError("E_RATE_LIMITED", `more than ${limits.limit.burst} requests in a burst (${limits.limit.perSecond}/s sustained) from this ${party.role} key; retry later`);
   }
   if (r.type !== "claim") return { party };
-  // The proof: the handset itself attests for this owner key (any enrolled key of this IMEI).
-  const nonce = claimNonce(r.key!);
+  checkClaimCode(ctx, r, false);
+  // The proof: the handset itself, at its user's hands, signed a registration-purpose token for
+  // the claim code (any enrolled key of this IMEI). A token made for any other use - a challenge
+  // answer, a command result - is refused, whatever its nonce.
+  const nonce = claimNonce(r.code!);
   let lastError = "E_UNKNOWN_DEVICE";
   for (const did of ctx.store.imeis.didsFor(r.imei)) {
     const dev = ctx.store.devices.get(did);
     if (!dev) continue;
-    const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(ctx.store, did) }, r.proof!, nonce);
+    const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(ctx.store, did) }, r.proof!, nonce, [INTUSE.REGISTRATION]);
     if (v.ok && !v.value.tampered) return { party, provedDid: did };
     lastError = v.ok ? "the device is TAMPERED" : v.error.code;
   }
   if (lastError === "E_UNKNOWN_DEVICE") throw new RegistryError("E_UNKNOWN_DEVICE");
   throw new RegistryError("E_BAD_PROOF", `the claim proof does not verify (${lastError})`);
+}
+
+/**
+ * A claim's code (§6.2 "Claim codes"): issued to this owner key for this IMEI, unexpired, unused.
+ * `consume` (inside the claim's transaction) marks it used.
+ */
+function checkClaimCode(ctx: Context, r: ParsedRequest, consume: boolean): void {
+  const c = ctx.store.claimCodes.get(r.code!);
+  // A code issued to someone else reads as unknown: codes are not an oracle.
+  if (!c || !equalBytes(c.ownerKid, r.kid) || c.imei !== r.imei) throw new RegistryError("E_CLAIM_CODE_UNKNOWN");
+  if (c.usedAt !== null) throw new RegistryError("E_CLAIM_CODE_USED");
+  const now = ctx.clock.now();
+  if (now >= c.expiresAt) throw new RegistryError("E_CLAIM_CODE_EXPIRED");
+  if (consume && !ctx.store.claimCodes.use(c.code, now)) throw new RegistryError("E_CLAIM_CODE_USED");
+}
+
+/**
+ * The clear rule (§6.2): a device that was flagged (stolen, lost, authority) while it had no
+ * owner cannot be claimed by whoever holds it once the flag is cleared; it needs an authority's
+ * reset-owner (naming the owner, or releasing it) after that flag.
+ */
+function releaseRequired(ctx: Context, did: string): boolean {
+  const owners = ctx.store.owners.history(did);
+  const resetAt = ctx.store.ownerResets.latestAt(did) ?? -Infinity;
+  return ctx.store.flags.history(did).some((f) =>
+    isBlacklistKind(f.kind) && f.at >= resetAt && !owners.some((o) => o.since <= f.at && (o.until === null || o.until > f.at)));
+}
+
+/**
+ * After a flag is lifted: when no stolen/lost/authority flag stands on the device any more, here
+ * or at a peer, and its desired state is locked, an unlock is issued, so the lock follows the
+ * network status (§6.2 "The clear rule").
+ */
+function unlockIfLastFlag(ctx: Context, did: string, imei: string, lock: (did: string, action: 1 | 2) => void): void {
+  if (ctx.store.flags.active(did).some((f) => isBlacklistKind(f.kind))) return;
+  if (ctx.store.peerFlags(imei).some((f) => isBlacklistKind(f.kind))) return;
+  if (ctx.store.commands.latestStateChange(did)?.action === ACTION.LOCK) lock(did, ACTION.UNLOCK);
 }
 
 interface Applied {
@@ -183,8 +232,46 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       if (active.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged (${active.map((f) => f.kind).join(", ")})`);
       const federated = devicePeerFlags(store, r.imei); // docs/LEDGER.md §5: a peer's flag counts as ours
       if (federated.length > 0) throw new RegistryError("E_FLAGGED", `the device is flagged by ${peerNames(federated)}`);
+      if (releaseRequired(ctx, did)) throw new RegistryError("E_RELEASE_REQUIRED");
+      checkClaimCode(ctx, r, true); // single use: consumed with the claim, in this transaction
       store.owners.set(did, r.kid, r.key!, now, "claim");
       store.events.append({ at: now, type: "claimed", did, imei: r.imei, party: who, detail: {} });
+      break;
+    }
+    case "claim-code": {
+      const dids = store.imeis.didsFor(r.imei);
+      if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+      if (dids.some((d) => store.owners.current(d))) throw new RegistryError("E_ALREADY_CLAIMED");
+      store.claimCodes.purgeOccasionally(now, 24 * 3600_000);
+      let code = newClaimCode();
+      for (let i = 0; !store.claimCodes.add(code, r.kid, r.imei, now, now + ctx.policy.claimCodeTtlMs); i++) {
+        if (i > 8) throw new RegistryError("E_INTERNAL", "could not draw an unused claim code");
+        code = newClaimCode();
+      }
+      store.events.append({ at: now, type: "claim-code-issued", did: dids[0]!, imei: r.imei, party: who, detail: {} });
+      extra.code = formatClaimCode(code);
+      extra.expires = now + ctx.policy.claimCodeTtlMs;
+      break;
+    }
+    case "reset-owner": {
+      // A pinned authority (police, operator) recovers a phone claimed by the wrong party: the
+      // current ownership ends; the named key, if any, becomes the owner, otherwise the device
+      // is released (claimable again with a fresh claim code). Flags are not touched.
+      const dids = store.imeis.didsFor(r.imei);
+      if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
+      const newKid = r.key ? kidOfPublic(rawOfCoseKey(r.key)) : null;
+      for (const did of dids) {
+        const previous = store.owners.current(did);
+        store.owners.end(did, now);
+        if (r.key) store.owners.set(did, newKid!, r.key, now, "reset");
+        store.ownerResets.add(did, now, party.kid!, newKid, r.reason ?? "");
+        store.events.append({
+          at: now, type: "owner-reset", did, imei: r.imei, party: who,
+          detail: { from: previous ? toHex(previous.kid) : null, to: newKid ? toHex(newKid) : null, reason: r.reason ?? "" },
+        });
+        ctx.ledger?.ownerReset(did, r.imei); // a signed notice in the ledger, with the change (docs/LEDGER.md)
+      }
+      extra.owner = newKid ? toHex(newKid) : null;
       break;
     }
     case "transfer": {
@@ -219,10 +306,11 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
           throw new RegistryError("E_FLAGGED_BY_OTHER", `flag(s) raised by ${others.map((f) => f.raisedBy.role).join(", ")} still stand; only they can clear them`);
         }
       }
-      for (const did of dids) {
-        for (const f of store.flags.active(did)) if (isBlacklistKind(f.kind) && sameParty(f.raisedBy, party)) clearFlag(ctx, f, party, r.imei);
-        lock(did, ACTION.UNLOCK);
-      }
+      const mine = dids.flatMap((did) => store.flags.active(did).filter((f) => isBlacklistKind(f.kind) && sameParty(f.raisedBy, party)));
+      // Nothing to be found: no unlock is issued for a phone that is not flagged (§6.2).
+      if (mine.length === 0) throw new RegistryError("E_NOT_FLAGGED", "the device is not reported stolen or lost");
+      for (const f of mine) clearFlag(ctx, f, party, r.imei);
+      for (const did of dids) unlockIfLastFlag(ctx, did, r.imei, lock);
       break;
     }
     case "flag": {
@@ -270,6 +358,7 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       if (mine.length === 0 && active.length === 0 && federated.length > 0) throw notOurs();
       if (mine.length === 0) throw new RegistryError(active.length > 0 ? "E_NOT_FLAGGING_PARTY" : "E_NOT_FLAGGED");
       for (const f of mine) clearFlag(ctx, f, party, r.imei);
+      for (const did of dids) unlockIfLastFlag(ctx, did, r.imei, lock);
       extra.cleared = mine.map((f) => f.kind);
       break;
     }

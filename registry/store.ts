@@ -12,6 +12,7 @@ import type { Db } from "./store/util.js";
 import { DeviceTable } from "./store/devices.js";
 import { ImeiTable } from "./store/imeis.js";
 import { OwnerTable } from "./store/owners.js";
+import { ClaimCodeTable, OwnerResetTable } from "./store/claim-codes.js";
 import { FlagTable } from "./store/flags.js";
 import { CommandTable } from "./store/commands.js";
 import { RequestIdTable } from "./store/request-ids.js";
@@ -39,6 +40,8 @@ export class Store {
   readonly devices: DeviceTable;
   readonly imeis: ImeiTable;
   readonly owners: OwnerTable;
+  readonly claimCodes: ClaimCodeTable;
+  readonly ownerResets: OwnerResetTable;
   readonly flags: FlagTable;
   readonly commands: CommandTable;
   readonly requestIds: RequestIdTable;
@@ -53,6 +56,8 @@ export class Store {
     this.devices = new DeviceTable(db);
     this.imeis = new ImeiTable(db);
     this.owners = new OwnerTable(db);
+    this.claimCodes = new ClaimCodeTable(db);
+    this.ownerResets = new OwnerResetTable(db);
     this.flags = new FlagTable(db);
     this.commands = new CommandTable(db);
     this.requestIds = new RequestIdTable(db);

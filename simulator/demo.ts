@@ -17,7 +17,6 @@ import { lockScreenText, SimulatedHandset, type EnforcementEvent } from "../agen
 import { provisionFolder } from "../agent/factory.js";
 import type { LogFields, Logger, LogLevel } from "../agent/log.js";
 import { mqttTransport } from "../agent/mqtt-link.js";
-import { claimNonce } from "../protocol/messages.js";
 import { DeviceSession } from "../agent/session.js";
 import { TrustedApp } from "../agent/trusted-app.js";
 import { Registry } from "../registry/registry.js";
@@ -259,12 +258,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const send = async (r: RequestInput) => {
       const a = await http.send(buildRequest(alice.signer, r, registryKey.kid));
       if (a.status !== 200 || a.body.ok !== true) throw new DemoError(`${r.type} refused: HTTP ${a.status} ${JSON.stringify(a.body)}`);
-      return a.body as { status: string; commands: { seq: number; action: string }[] };
+      return a.body as { status: string; commands: { seq: number; action: string }[]; code?: string };
     };
+    const { code } = await send({ type: "claim-code", imei: target.info.imei, key: alice.coseKey });
+    tl.step("owner", `alice asks the registry for a claim code for ${target.name} (kid ${short(alice.kid)}..): ${code} (single use, 10 minutes)`);
+    // She types it on her new phone: a local action, the only way the TA signs a registration token.
     const session = await DeviceSession.boot(DeviceFolder.at(target.dir), module, { commit: false });
-    const proof = session.attest(claimNonce(alice.publicKey));
-    tl.step("owner", `alice claims ${target.name} with the proof her new phone signed for her key (kid ${short(alice.kid)}..)`);
-    await send({ type: "claim", imei: target.info.imei, key: alice.coseKey, proof });
+    const proof = session.claimProof(code!);
+    tl.step("owner", `alice claims ${target.name} with the code and the proof her phone signed for it`);
+    await send({ type: "claim", imei: target.info.imei, key: alice.coseKey, code: code!, proof });
 
     // ---- stolen ---------------------------------------------------------------------------------
     const reportAt = tl.step("owner", `alice reports ${target.name} stolen: "${DEMO_MESSAGE}", contact ${DEMO_CONTACT}`);

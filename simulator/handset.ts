@@ -13,8 +13,8 @@ import { SimulatedHandset, type Enforcer } from "../agent/enforcement.js";
 import { provisionDevice } from "../agent/factory.js";
 import { silentLogger, type Logger } from "../agent/log.js";
 import type { Transport } from "../agent/mqtt-link.js";
-import { claimNonce } from "../protocol/messages.js";
 import { DeviceSession } from "../agent/session.js";
+import type { TaCaller } from "../agent/device-ta.js";
 import { MemoryStorage, type DeviceStorage } from "../agent/storage.js";
 import { OemRoots, verifyEndorsement } from "../attestation/index.js";
 import { NetworkSwitch } from "./network.js";
@@ -32,6 +32,8 @@ export interface HandsetHooks {
   wrapTransport?(transport: Transport, handset: VirtualHandset): Transport;
   /** Replaces the factory reset (called powered off; the handset boots afterwards). */
   factoryReset?(handset: VirtualHandset): Promise<void>;
+  /** Makes the agent's TA instance (e.g. one whose host asks for another purpose). */
+  createTa?(module: WebAssembly.Module, handset: VirtualHandset): TaCaller;
 }
 
 export interface VirtualHandsetOptions {
@@ -119,6 +121,7 @@ export class VirtualHandset implements Handset {
       heartbeatS: this.#o.heartbeatS ?? 0,
       backoff: { baseMs: this.#o.backoff?.baseMs ?? 50, capMs: this.#o.backoff?.capMs ?? 1000 },
       ...(this.#o.measurement ? { measurement: this.#o.measurement } : {}),
+      ...(this.#o.hooks?.createTa ? { createTa: (m: WebAssembly.Module) => this.#o.hooks!.createTa!(m, this) } : {}),
     });
   }
 
@@ -146,9 +149,9 @@ export class VirtualHandset implements Handset {
     return this.#records;
   }
 
-  async claimProof(ownerPublicKey: Uint8Array): Promise<Uint8Array> {
+  async claimProof(code: string): Promise<Uint8Array> {
     const session = await DeviceSession.boot(this.folder, this.#o.module, { commit: false });
-    return session.attest(claimNonce(ownerPublicKey));
+    return session.claimProof(code);
   }
 
   async factoryReset(): Promise<void> {

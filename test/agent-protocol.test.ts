@@ -1,12 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { ClaimCodeError, claimNonce, formatClaimCode, newClaimCode, normalizeClaimCode } from "../protocol/claim-code.js";
 import fc from "fast-check";
 import { encodeDeterministic } from "../attestation/cbor/deterministic.js";
-import { coseKeyFromPublic, generateEd25519 } from "../attestation/cose/key.js";
+import { generateEd25519 } from "../attestation/cose/key.js";
 import { createSign1, nodeSigner } from "../attestation/cose/sign1.js";
 import {
-  MAX_PAYLOAD_BYTES, ProtocolError, RESULT_CODE, claimNonce, commandNonce, decodeAttestation, decodeChallenge,
+  MAX_PAYLOAD_BYTES, ProtocolError, RESULT_CODE, commandNonce, decodeAttestation, decodeChallenge,
   decodeHeartbeat, decodeHello, decodeReceipt, decodeResult, deviceClientId, deviceTopic, encodeAttestation,
   encodeChallenge, encodeHeartbeat, encodeHello, encodeReceipt, encodeResult, parseDeviceTopic, peekCommand, resultCode,
 } from "../protocol/messages.js";
@@ -121,7 +122,14 @@ test("peekCommand reads a §5 command without trusting it; claim and command non
   assert.throws(() => peekCommand(encodeDeterministic({ v: 1 })), isProtocolError);
 
   assert.deepEqual(commandNonce(cmd), new Uint8Array(createHash("sha512").update(cmd).digest().subarray(0, 32)));
-  const owner = new Uint8Array(32).fill(0xab);
-  const expected = createHash("sha512").update(Buffer.concat([Buffer.from("antitheft/v1/claim"), coseKeyFromPublic(owner)])).digest().subarray(0, 32);
-  assert.deepEqual(claimNonce(owner), new Uint8Array(expected));
+  // Claim codes (§6.2): typed forms normalise to one code, whose nonce is SHA-512(label || code).
+  const expected = createHash("sha512").update("antitheft/v1/claim" + "0123456789").digest().subarray(0, 32);
+  assert.deepEqual(claimNonce("01234-56789"), new Uint8Array(expected));
+  assert.deepEqual(claimNonce("oi234 5678g".replace("g", "9")), new Uint8Array(expected), "O = 0, I = 1, spaces and case do not matter");
+  assert.equal(normalizeClaimCode("abcde-fghjk"), "ABCDEFGHJK");
+  assert.equal(formatClaimCode("ABCDEFGHJK"), "ABCDE-FGHJK");
+  for (const bad of ["", "ABCDE-FGHJ", "ABCDE-FGHJKM", "ABCDE-FGHJU", "ABCDE_FGHJK"]) assert.throws(() => normalizeClaimCode(bad), ClaimCodeError, bad);
+  const codes = new Set(Array.from({ length: 200 }, () => newClaimCode()));
+  assert.equal(codes.size, 200, "codes are random");
+  for (const c of codes) assert.equal(normalizeClaimCode(c), c);
 });

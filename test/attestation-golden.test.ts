@@ -15,7 +15,7 @@ interface GoldenCase {
   huk: string;
   factory: null | { dbgstat: number; provision: { imei: string; imei2: string | null; oemid: string; hwmodel: string } };
   boot: null | { blob: "provision_blob" | "none"; counter: number; dbgstat: number };
-  attest: { nonce: string; measurement: string };
+  attest: { nonce: string; measurement: string; purpose: number };
   expected: { device_public: string; kid: string; ta_state: number; token: string };
 }
 
@@ -41,6 +41,7 @@ for (const c of golden.cases) {
       dbgstat: c.boot?.dbgstat ?? c.factory!.dbgstat,
       bootcount: c.boot?.counter ?? 0, // provisioning leaves counter 0; each boot with the blob matches the counter
       measurement: fromHex(c.attest.measurement),
+      intuse: c.attest.purpose,
       lockState: 0,
       lastSeq: 0,
       taState: tampered ? 1 : 0,

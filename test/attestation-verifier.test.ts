@@ -81,7 +81,7 @@ test("our deterministic encoder and the independent reference writer give identi
   const nonce = new Uint8Array(32).fill(7);
   const i = tokenInput(A, nonce, { lockState: 1, lastSeq: 300, bootcount: 70000 });
   const claims = new Map<number, unknown>([
-    [-65539, 0], [-65538, 300], [-65537, 1], [273, [[65000, i.measurement]]], [267, 70000],
+    [-65539, 0], [-65538, 300], [-65537, 1], [273, [[65000, i.measurement]]], [268, 1], [267, 70000],
     [265, "https://antitheft.dev/eat/v1"], [263, 3], [259, new TextEncoder().encode(A.hwmodel)], [258, OEMID],
     [257, new Map([["imei2", ueidFromImei(A.imei2!)]])], [256, ueidFromImei(A.imei)], [10, nonce], [8, new Map([[1, coseKeyMap(A.publicKey)]])],
   ]);
@@ -182,7 +182,7 @@ test("claims: profile pinned, required, unknown and invalid claims (validly sign
   const run = (token: Uint8Array) => verifyAttestation({ token, endorsement: endorse(A), nonce }, p);
   fails(run(edited(A, nonce, replace(265, R.tstr("https://antitheft.dev/eat/v2")))), "E_EAT_PROFILE");
   fails(run(edited(A, nonce, replace(265, R.int(1)))), "E_EAT_CLAIM_INVALID");
-  for (const l of [8, 10, 256, 258, 259, 263, 265, 267, -65537, -65538, -65539]) fails(run(edited(A, nonce, drop(l))), "E_EAT_CLAIM_MISSING");
+  for (const l of [8, 10, 256, 258, 259, 263, 265, 267, 268, -65537, -65538, -65539]) fails(run(edited(A, nonce, drop(l))), "E_EAT_CLAIM_MISSING");
   fails(run(edited(A, nonce, (e) => [...e, [R.int(-70000), R.int(1)]])), "E_EAT_CLAIM_UNKNOWN");
   fails(run(edited(A, nonce, (e) => [[R.int(2), R.tstr("sub")], ...e])), "E_EAT_CLAIM_UNKNOWN");
   const invalid: [number, Uint8Array][] = [
@@ -190,7 +190,7 @@ test("claims: profile pinned, required, unknown and invalid claims (validly sign
     [256, R.bstr(new Uint8Array(15))], [256, R.bstr(R.ueid(A.imei).subarray(0, 14))], [257, R.map()],
     [257, R.map([R.tstr("imei3"), R.bstr(R.ueid(B.imei))])], [258, R.bstr(new Uint8Array(4))], [259, R.bstr(new Uint8Array(0))],
     [259, R.bstr(new Uint8Array(33).fill(65))], [259, R.bstr(Uint8Array.of(0xff))], [263, R.int(5)], [263, R.int(-1)],
-    [267, R.tstr("7")], [273, R.array()], [273, R.array(R.array(R.int(0), R.bstr(new Uint8Array(32))))],
+    [267, R.tstr("7")], [268, R.int(0)], [268, R.int(6)], [268, R.int(-1)], [268, R.tstr("registration")], [273, R.array()], [273, R.array(R.array(R.int(0), R.bstr(new Uint8Array(32))))],
     [273, R.array(R.array(R.int(65000), R.bstr(new Uint8Array(0))))], [-65537, R.int(3)], [-65538, R.int(-1)],
     [-65538, R.int(2n ** 60n)], [-65539, R.int(2)], [8, R.map([R.int(2), R.coseKey(A.publicKey)])],
   ];
@@ -285,4 +285,21 @@ test("the error-code table in docs/ATTESTATION.md lists exactly the codes of att
   const doc = readFileSync(fileURLToPath(new URL("../../docs/ATTESTATION.md", import.meta.url)), "utf8");
   const table = new Set([...doc.matchAll(/^\|\s*`?(E_[A-Z0-9_]+)`?\s*\|/gm)].map((m) => m[1]));
   assert.deepEqual([...table].sort(), Object.keys(ERROR_CODES).sort());
+});
+
+test("intuse (RFC 9711 §4.3.3): decoded, and a relying party that requires purposes refuses any other use", () => {
+  for (const intuse of [1, 2, 3, 4, 5]) {
+    const p = policy();
+    const nonce = p.nonces.issue();
+    const token = R.buildReferenceToken({ ...tokenInput(A, nonce), intuse });
+    const run = (purposes: (1 | 2 | 3 | 4 | 5)[]) => verifyAttestation({ token, endorsement: endorse(A), nonce }, { ...p, expect: { purposes } });
+    // A refusal does not burn the nonce (the check comes before the nonce store's).
+    fails(run(([1, 2, 3, 4, 5] as const).filter((u) => u !== intuse)), "E_PURPOSE");
+    fails(run([]), "E_PURPOSE");
+    assert.equal(ok(run([intuse as 1 | 2 | 3 | 4 | 5])).token.intuse, intuse);
+  }
+  // Without a purpose requirement any use verifies (the caller decides).
+  const p = policy();
+  const nonce = p.nonces.issue();
+  assert.equal(ok(verifyAttestation({ token: R.buildReferenceToken({ ...tokenInput(A, nonce), intuse: 2 }), endorsement: endorse(A), nonce }, p)).token.intuse, 2);
 });

@@ -9,11 +9,11 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { publicKeyFromPem, rawPublicKey } from "../attestation/cose/key.js";
 import { NonceStore } from "../attestation/nonce-store.js";
 import { verifyDeviceToken } from "../attestation/verifier.js";
 import { DeviceFolder } from "../agent/device-folder.js";
-import { claimNonce } from "../protocol/messages.js";
+import { claimNonce } from "../protocol/claim-code.js";
+import { INTUSE } from "../attestation/eat/profile.js";
 import { DeviceSession } from "../agent/session.js";
 import { nodeSigner } from "../attestation/cose/sign1.js";
 import { signCommand, taModule } from "./support/agent-harness.js";
@@ -159,19 +159,28 @@ test("device attest | verify: round trip with claims JSON; wrong nonce or anothe
   assert.match(short.stderr, /^error ERR_NONCE_SIZE/);
 });
 
-test("device claim-proof: a token for SHA-512(\"antitheft/v1/claim\" || owner COSE_Key)[0..32]", async () => {
+test("device claim-proof: a registration-purpose token for SHA-512(\"antitheft/v1/claim\" || code)[0..32]; read-only", async () => {
   const c = await ctx();
-  const kg = run("oem", "keygen", "--out", join(c.dir, "owner.key"));
-  assert.equal(kg.status, 0, kg.stderr);
-  const owner = rawPublicKey(publicKeyFromPem(await readFile(join(c.dir, "owner.pub"), "utf8")));
-  const r = run("device", "claim-proof", "--dir", c.device, "--owner-pub", join(c.dir, "owner.pub"));
+  const before = await tree(c.device);
+  const r = run("device", "claim-proof", "--dir", c.device, "--code", "7k3qm-x9p2d");
   assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(await tree(c.device), before, "the folder is untouched");
   const token = new Uint8Array(Buffer.from(r.stdout.trim(), "hex"));
   const session = await DeviceSession.boot(DeviceFolder.at(c.device), taModule(), { commit: false });
-  const nonces = new NonceStore({ ttlMs: 60_000 });
-  nonces.register(claimNonce(owner));
-  const v = verifyDeviceToken({ token, nonce: claimNonce(owner) }, { deviceKey: session.devicePublic, imei: IMEI }, { nonces });
+  const nonce = claimNonce("7K3QM-X9P2D");
+  const verify = (purposes: (typeof INTUSE)[keyof typeof INTUSE][]) => {
+    const nonces = new NonceStore({ ttlMs: 60_000 });
+    nonces.register(nonce);
+    return verifyDeviceToken({ token, nonce }, { deviceKey: session.devicePublic, imei: IMEI }, { nonces, expect: { purposes } });
+  };
+  const v = verify([INTUSE.REGISTRATION]);
   assert.ok(v.ok, v.ok ? "" : v.error.message);
+  assert.equal(v.value.token.intuse, INTUSE.REGISTRATION);
+  const g = verify([INTUSE.GENERIC]);
+  assert.ok(!g.ok && g.error.code === "E_PURPOSE", "not accepted where a generic token is expected");
+  const bad = run("device", "claim-proof", "--dir", c.device, "--code", "not-a-code");
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--code/);
 });
 
 test("device status and factory-reset: read-only inspection; reset wipes userdata/ and keeps the TA state", async () => {

@@ -92,7 +92,15 @@ for (const bc of BROKER_CASES) {
     test("the owner claims a handset with its proof and reports it stolen: it locks showing the message and contact, BLACKLISTED", async (t) => {
       if (!ready(t)) return;
       const hs = h(1);
-      const claim = await alice.claim(registry, hs);
+      // The claim code typed on the handset while its agent runs: the CLI only reads the folder.
+      const code = await alice.claimCode(registry, hs);
+      assert.ok(code, "a claim code");
+      const before = hs.persisted();
+      const cli = runCli(["device", "claim-proof", "--dir", hs.dir, "--code", code]);
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal(hs.persisted(), before, "the running agent's folder is untouched");
+      const proof = new Uint8Array(Buffer.from(cli.stdout.trim(), "hex"));
+      const claim = await alice.send(registry, { type: "claim", imei: hs.imei, key: alice.key.coseKey, code, proof });
       assert.equal(claim.status, 200, JSON.stringify(claim.body));
       assert.equal((await view(hs)).claimed, true);
 
@@ -273,7 +281,7 @@ for (const bc of BROKER_CASES) {
         { what: "alice's report-stolen replayed", body: aliceReport!, status: 409, code: "E_REPLAY" },
         { what: "a report-stolen signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "report-stolen", imei: hs.imei, message: "mine now" }, registry.audience), status: 403, code: "E_NOT_OWNER" },
         { what: "a transfer signed by a non-owner", body: buildRequest(mallory.key.signer, { type: "transfer", imei: hs.imei, key: mallory.key.coseKey }, registry.audience), status: 403, code: "E_NOT_OWNER" },
-        { what: "a claim of an owned handset with someone else's proof", body: buildRequest(mallory.key.signer, { type: "claim", imei: hs.imei, key: mallory.key.coseKey, proof: await hs.claimProof(alice.key.publicKey) }, registry.audience), status: 403, code: "E_BAD_PROOF" },
+        { what: "a claim of an owned handset with a code nobody was issued", body: buildRequest(mallory.key.signer, { type: "claim", imei: hs.imei, key: mallory.key.coseKey, code: "00000-00000", proof: await hs.claimProof("00000-00000") }, registry.audience), status: 403, code: "E_CLAIM_CODE_UNKNOWN" },
         { what: "a flag signed by a non-authority", body: buildRequest(mallory.key.signer, { type: "flag", imei: hs.imei, reason: "trust me" }, registry.audience), status: 403, code: "E_NOT_AUTHORITY" },
       ];
       for (const c of cases) {

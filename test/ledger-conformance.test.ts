@@ -10,7 +10,7 @@ import {
   SimulatedPeer, REQ_LG, checkAudit, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied,
 } from "../registry/ledger/conformance.js";
 import { getJson, freshImei, refHandset, SimDevice, waitFor } from "./support/registry-sim.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimWithCode } from "./support/claim.js";
 import { ownedHandset, send, startFederation, type Member } from "./support/ledger-sim.js";
 
 test("REQ-LG-01..08 hold for our registry, driven over MQTT and HTTP only", async (t) => {
@@ -85,7 +85,7 @@ test("a peer's flag blocks claim and transfer, and the owner's found while it st
   await waitFor(() => A.registry.store.devices.get(d.did), "enrolment");
   assert.ok((await checkPeerFlagApplied(A.url, p, hs.ta.id.imei)).ok);
   const owner = signingKey(generateEd25519().privateKey);
-  const claim = await send(A, owner, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  const claim = await claimWithCode((r) => send(A, owner, r), owner, hs.ta, hs.ta.id.imei);
   assert.equal(claim.status, 409, JSON.stringify(claim.body));
   assert.equal(claim.body.code, "E_FLAGGED");
 });

@@ -8,8 +8,7 @@ import { statSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { toHex } from "../attestation/index.js";
-import { coseKeyFromPublic } from "../attestation/cose/key.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor } from "./support/claim.js";
 import { loadPublicKey } from "../registry/keys.js";
 import { freshImei, startHarness, waitFor } from "./support/registry-sim.js";
 
@@ -34,7 +33,7 @@ test("--help for every registry, owner and authority command", async () => {
   const paths = [
     ["registry"], ["registry", "keygen"],
     ["owner", "keygen"], ["owner", "claim"], ["owner", "report-stolen"], ["owner", "report-lost"], ["owner", "found"], ["owner", "transfer"], ["owner", "status"],
-    ["authority", "keygen"], ["authority", "flag"], ["authority", "clear"],
+    ["authority", "keygen"], ["authority", "flag"], ["authority", "clear"], ["authority", "reset-owner"], ["owner", "claim-code"],
   ];
   const results = await Promise.all(paths.map((p) => run(...p, "--help")));
   results.forEach((r, i) => {
@@ -67,15 +66,18 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const imei = hs.ta.id.imei;
-  const ownerPub = loadPublicKey(join(dir.path, "owner.pub"));
-  const proof = toHex(hs.ta.attest(claimNonce(coseKeyFromPublic(ownerPub))));
   const reg = ["--registry", h.url];
+  const cc = await run("owner", "claim-code", ...reg, "--key", ownerKey, "--imei", imei);
+  assert.equal(cc.code, 0, cc.stderr);
+  const code = /claim code: +([0-9A-Z]{5}-[0-9A-Z]{5})/.exec(cc.stdout)?.[1];
+  assert.ok(code, cc.stdout);
+  const proof = toHex(claimProofFor(hs.ta, code));
 
-  const badProof = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--proof", toHex(hs.ta.attest(new Uint8Array(32))));
+  const badProof = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--code", code, "--proof", toHex(hs.ta.attest(new Uint8Array(32))));
   assert.equal(badProof.code, 1);
   assert.match(badProof.stderr, /^error E_BAD_PROOF: claim refused by the registry \(HTTP 403\)/);
 
-  const claim = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--proof", proof);
+  const claim = await run("owner", "claim", ...reg, "--key", ownerKey, "--imei", imei, "--code", code.toLowerCase(), "--proof", proof);
   assert.equal(claim.code, 0, claim.stderr);
   assert.match(claim.stdout, new RegExp(`claim accepted for IMEI ${imei}\\n  equipment status: WHITELISTED`));
 
@@ -122,8 +124,14 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   const badList = await run("authority", "flag", ...reg, "--key", authKey, "--imeis", list);
   assert.equal(badList.code, 2, badList.stderr);
   assert.match(badList.stderr, /^error E_USAGE: --imeis .*entry 2/);
-  assert.equal((await run("authority", "clear", ...reg, "--key", authKey, "--imei", imei)).code, 0);
-  assert.equal((await run("owner", "found", ...reg, "--key", ownerKey, "--imei", imei)).code, 0);
+  // Clearing the last flag unlocks (the lock follows the network status); found has nothing left.
+  const lifted = await run("authority", "clear", ...reg, "--key", authKey, "--imei", imei);
+  assert.equal(lifted.code, 0, lifted.stderr);
+  assert.match(lifted.stdout, /command issued: +unlock/);
+  await waitFor(() => hs.ta.lockState === 0, "the handset unlocks");
+  const nothing = await run("owner", "found", ...reg, "--key", ownerKey, "--imei", imei);
+  assert.equal(nothing.code, 1);
+  assert.match(nothing.stderr, /^error E_NOT_FLAGGED: /);
 
   // Someone else's key, a malformed IMEI, an unknown IMEI, an unreachable registry, no key file.
   const stranger = join(dir.path, "stranger.key");

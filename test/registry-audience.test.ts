@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEd25519, toHex } from "../attestation/index.js";
 import { buildRequest, type RequestInput } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";
 import { startHarness, getJson, postCose, waitFor } from "./support/registry-sim.js";
 
@@ -26,7 +26,7 @@ test("a request signed for another registry, or for none, is refused with E_AUDI
   const owner = newKey();
   const elsewhere = newKey().kid; // another registry's kid
   const post = (r: RequestInput, aud: Uint8Array | null) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, aud));
-  const claim: RequestInput = { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) };
+  const claim: RequestInput = { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, code: "00000-00000", proof: claimProofFor(hs.ta, "00000-00000") };
   for (const [what, aud] of [["another registry", elsewhere], ["no audience", null]] as const) {
     const r = await post(claim, aud);
     assert.equal(r.body.code, "E_AUDIENCE", `${what}: ${JSON.stringify(r.body)}`);

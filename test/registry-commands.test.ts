@@ -7,7 +7,7 @@ import { decodeSign1, decodeStrict, generateEd25519, verifySign1, fromHex, ueidF
 import { isCborMap } from "../attestation/cbor/value.js";
 import { encodeResult, commandNonce } from "../protocol/messages.js";
 import { buildRequest } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimWithCode } from "./support/claim.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";
 import { openCommand } from "../registry/commands.js";
 import { startHarness, postCose, waitFor, type Harness } from "./support/registry-sim.js";
@@ -20,7 +20,7 @@ async function enrolAndClaim(h: Harness, respond = true) {
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
-  const c = await postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) }, h.registryKey.kid));
+  const c = await claimWithCode((r) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid)), owner, hs.ta, hs.ta.id.imei);
   assert.equal(c.status, 200);
   const report = (type: "report-stolen" | "found", extra: { message?: string } = {}) =>
     postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, { type, imei: hs.ta.id.imei, ...extra }, h.registryKey.kid));
@@ -131,12 +131,17 @@ test("results that do not prove the commanded state are dropped and logged", asy
   // A result for a command that does not exist.
   await d.publish("result", encodeResult({ seq: 77, status: "SUCCEEDED", code: 2, token: hs.ta.attest(commandNonce(cmd.bytes)) }));
   await waitFor(() => refusals() === 6, "refusal 6");
+  // The right device, nonce and state, but a registration-purpose token (EAT intuse 2): a result
+  // proof is generic (PROTOCOL §4.3), whatever else is right.
+  await d.publish("result", encodeResult({ seq: 1, status: "SUCCEEDED", code: 2, token: hs.ta.attest(commandNonce(cmd.bytes), undefined, 2) }));
+  await waitFor(() => refusals() === 7, "refusal 7");
+  assert.match(String(h.log.named("command.result-refused").at(-1)?.reason ?? JSON.stringify(h.log.named("command.result-refused").at(-1))), /E_PURPOSE/);
   await h.registry.idle();
   assert.equal(h.registry.store.commands.get(d.did, 1)!.status, "SENT");
   // The genuine result counts.
   await d.publish("result", encodeResult({ seq: 1, status: "SUCCEEDED", code: 2, token: hs.ta.attest(commandNonce(cmd.bytes)) }));
   await waitFor(() => h.registry.store.commands.get(d.did, 1)?.status === "SUCCEEDED", "genuine result");
-  assert.equal(refusals(), 6);
+  assert.equal(refusals(), 7);
 });
 
 test("sequence numbers start above the attested last_seq; a stale REJECTED unlock is issued again above the TA's last_seq", async (t) => {
@@ -149,7 +154,7 @@ test("sequence numbers start above the attested last_seq; a stale REJECTED unloc
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
   const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-  await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  await claimWithCode(send, owner, hs.ta, hs.ta.id.imei);
   const r = await send({ type: "report-stolen", imei: hs.ta.id.imei });
   assert.deepEqual(r.body.commands, [{ seq: 42, action: "lock" }]);
   await waitFor(() => h.registry.store.commands.get(d.did, 42)?.status === "SUCCEEDED", "lock");
@@ -178,7 +183,7 @@ test("a REJECTED result without the device's token does not end the job (it coul
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
   const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-  await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  await claimWithCode(send, owner, hs.ta, hs.ta.id.imei);
   hs.ta.lastSeq = 50; // the TA will refuse the registry's seq 1
   const r = await send({ type: "report-stolen", imei: hs.ta.id.imei });
   const seq = r.body.commands[0].seq as number;

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateEd25519 } from "../attestation/index.js";
 import { buildRequest } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimWithCode } from "./support/claim.js";
 import { loadSigningKey, signingKey, writeKeyPair } from "../registry/keys.js";
 import { Store } from "../registry/store.js";
 import { Registry } from "../registry/registry.js";
@@ -69,7 +69,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   for (const [i, hs] of handsets.entries()) {
     const imei = hs.ta.id.imei;
     await waitFor(async () => (await getJson(`${reg.url}/antitheft/v1/devices/imei-${imei}`)).status === 200, `enrolment ${i}`);
-    const c = await postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, { type: "claim", imei, key: owners[i]!.coseKey, proof: hs.ta.attest(claimNonce(owners[i]!.coseKey)) }, registryKey.kid));
+    const c = await claimWithCode((r) => postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, r, registryKey.kid)), owners[i]!, hs.ta, imei);
     assert.equal(c.status, 200, JSON.stringify(c.body));
   }
   // The handsets go offline; the owners report them all stolen at once; the registry is killed
@@ -132,7 +132,7 @@ test("a registry dropped without stop() (database never closed) loses nothing co
   await waitFor(() => first.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
   const send = (url: string, r: Parameters<typeof buildRequest>[1]) => postCose(`${url}/antitheft/v1/requests`, buildRequest(owner.signer, r, registryKey.kid));
-  assert.equal((await send(first.httpUrl!, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await claimWithCode((r) => send(first.httpUrl!, r), owner, hs.ta, hs.ta.id.imei)).status, 200);
   assert.equal((await send(first.httpUrl!, { type: "report-lost", imei: hs.ta.id.imei })).status, 200);
   // Abandon it: no stop(), no close(), the WAL not checkpointed. A second connection reads it.
   const peek = Store.open(db);
@@ -166,7 +166,7 @@ test("a command committed while the broker was unreachable is published when the
   await offline.start();
   const owner = signingKey(generateEd25519().privateKey);
   const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${offline.httpUrl}/antitheft/v1/requests`, buildRequest(owner.signer, r, registryKey.kid));
-  assert.equal((await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await claimWithCode(send, owner, hs.ta, hs.ta.id.imei)).status, 200);
   assert.equal((await send({ type: "report-stolen", imei: hs.ta.id.imei })).status, 200);
   assert.equal(offline.store.commands.get(d.did, 1)!.status, "QUEUED");
   await offline.stop();

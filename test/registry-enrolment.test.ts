@@ -120,13 +120,17 @@ test("attestations for an unknown, replayed or other device's nonce are refused"
   await waitFor(() => o.challenges[0], "challenge 2");
   await o.publish("attestation", encodeAttestation({ token: other.ta.attest(nonce) }));
   await waitFor(() => h.log.named("attestation.refused").length === 2, "refusal 2");
+  // This device, this nonce, but a registration-purpose token (EAT intuse 2): a challenge is
+  // answered with a generic token only (PROTOCOL §4.3); the refusal does not spend the nonce.
+  await d.publish("attestation", encodeAttestation({ token: hs.ta.attest(nonce, undefined, 2) }));
+  await waitFor(() => h.log.named("attestation.refused").length === 3, "refusal 3");
   assert.equal(h.registry.store.devices.count(), 0);
   // The genuine answer enrols; the same answer again is a replay.
   await d.publish("attestation", encodeAttestation({ token: hs.ta.attest(nonce) }));
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   await d.publish("attestation", encodeAttestation({ token: hs.ta.attest(nonce) }));
-  await waitFor(() => h.log.named("attestation.refused").length === 3, "refusal 3");
-  assert.deepEqual(h.log.named("attestation.refused").map((f) => String(f.reason).slice(0, 15)), ["E_NONCE_UNKNOWN", "E_NONCE_UNKNOWN", "E_NONCE_UNKNOWN"]);
+  await waitFor(() => h.log.named("attestation.refused").length === 4, "refusal 4");
+  assert.deepEqual(h.log.named("attestation.refused").map((f) => String(f.reason).slice(0, 15)), ["E_NONCE_UNKNOWN", "E_NONCE_UNKNOWN", "E_PURPOSE", "E_NONCE_UNKNOWN"]);
   assert.equal(h.registry.store.devices.count(), 1);
 });
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { ed25519, ED25519_TORSION_SUBGROUP } from "@noble/curves/ed25519.js";
 import { coseKeyFromPublic, generateEd25519, kidOfPublic, publicKeyFromRaw, rawPublicKey, type Signer } from "../attestation/index.js";
 import { buildRequest, type RequestInput } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { loadPublicKey, signingKey, type SigningKey } from "../registry/keys.js";
 import { ed25519KeyProblem } from "../registry/key-validity.js";
 import { Registry } from "../registry/registry.js";
@@ -71,13 +71,13 @@ test("a claim or transfer naming a small-order key is refused with E_BAD_KEY and
   const weak = identitySigner();
   const weakCose = coseKeyFromPublic(weak.publicKey);
   assert.deepEqual([...kidOfPublic(weak.publicKey)].length, 16);
-  const c = await post(weak, { type: "claim", imei: hs.ta.id.imei, key: weakCose, proof: hs.ta.attest(claimNonce(weakCose)) });
+  const c = await post(weak, { type: "claim", imei: hs.ta.id.imei, key: weakCose, code: "00000-00000", proof: claimProofFor(hs.ta, "00000-00000") });
   assert.equal(c.body.code, "E_BAD_KEY", JSON.stringify(c.body));
   assert.equal(c.status, 400);
   assert.equal(h.registry.store.owners.current(d.did), undefined, "the handset was claimed under a key anyone can sign with");
 
   const owner: SigningKey = signingKey(generateEd25519().privateKey);
-  assert.equal((await post(owner.signer, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await claimWithCode((r) => post(owner.signer, r), owner, hs.ta, hs.ta.id.imei)).status, 200);
   for (const { name, enc } of smallOrderEncodings().slice(0, 8)) {
     const r = await post(owner.signer, { type: "transfer", imei: hs.ta.id.imei, key: coseKeyFromPublic(enc) });
     assert.equal(r.body.code, "E_BAD_KEY", `${name}: ${JSON.stringify(r.body)}`);

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEd25519 } from "../attestation/index.js";
 import { buildRequest } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimWithCode } from "./support/claim.js";
 import { signingKey } from "../registry/keys.js";
 import { needTool } from "./support/system-tools.js";
 import { startMosquitto } from "./support/agent-harness.js";
@@ -23,7 +23,7 @@ for (const version of [4, 5] as const) {
     const imei = hs.ta.id.imei;
     const owner = signingKey(generateEd25519().privateKey);
     const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-    assert.equal((await send({ type: "claim", imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+    assert.equal((await claimWithCode(send, owner, hs.ta, imei)).status, 200);
     await d.disconnect();
     assert.equal((await send({ type: "report-stolen", imei, message: "locked remotely" })).status, 200);
     await waitFor(() => h.registry.store.commands.get(d.did, 1)?.status === "SENT", "the broker has the command");

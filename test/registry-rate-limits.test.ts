@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { generateEd25519, toHex } from "../attestation/index.js";
 import { decodeChallenge, encodeHello } from "../protocol/messages.js";
 import { buildRequest, type RequestInput } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { signingKey } from "../registry/keys.js";
 import { startHarness, postCose, waitFor } from "./support/registry-sim.js";
 import { connect } from "mqtt";
@@ -46,7 +46,7 @@ test("a signer over its request budget gets 429 E_RATE_LIMITED and changes nothi
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
   const post = (r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-  assert.equal((await post({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await claimWithCode(post, owner, hs.ta, hs.ta.id.imei)).status, 200);
   assert.equal((await post({ type: "report-lost", imei: hs.ta.id.imei })).status, 200);
   assert.equal((await post({ type: "found", imei: hs.ta.id.imei })).status, 200);
   const over = await post({ type: "report-stolen", imei: hs.ta.id.imei });

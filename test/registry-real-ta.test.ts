@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { fromHex, generateEd25519, ueidFromImei } from "../attestation/index.js";
 import { buildRequest } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimWithCode } from "./support/claim.js";
 import { signCommand } from "../registry/commands.js";
 import { signingKey } from "../registry/keys.js";
 import { postCose, getJson, realHandset, startHarness, waitFor } from "./support/registry-sim.js";
@@ -19,7 +19,7 @@ test("real TA: claim, report-stolen locks with the message, found unlocks; forge
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
   const send = (r: Parameters<typeof buildRequest>[1]) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-  const claim = await send({ type: "claim", imei: hs.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  const claim = await claimWithCode(send, owner, hs.ta, hs.imei);
   assert.equal(claim.status, 200, JSON.stringify(claim.body));
 
   const r = await send({ type: "report-stolen", imei: hs.imei, message: "Stolen - please return", contact: "+44 20 7946 0000" });

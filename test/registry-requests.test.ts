@@ -5,15 +5,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEd25519 } from "../attestation/index.js";
 import { buildRequest, type RequestInput } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";
+import { claimNonce as claimNonceOf } from "../protocol/claim-code.js";
 import type { Store } from "../registry/store.js";
 import { openCommand } from "../registry/commands.js";
 import { startHarness, freshImei, getJson, postCose, waitFor, type Harness, type SimDevice, type RefTa } from "./support/registry-sim.js";
 
 const newKey = (): SigningKey => signingKey(generateEd25519().privateKey);
 
-const TABLES = ["devices", "endorsements", "imei_bindings", "owners", "flags", "commands", "request_ids", "events"];
+const TABLES = ["devices", "endorsements", "imei_bindings", "owners", "flags", "commands", "request_ids", "events", "claim_codes", "owner_resets"];
 
 /** Every row of every table, by table. */
 function snapshot(store: Store): Record<string, string> {
@@ -47,7 +48,7 @@ async function owned(h: Harness, opts: { respond?: boolean } = {}): Promise<{ d:
   await d.connect();
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = newKey();
-  const r = await send(h, owner, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  const r = await claimWithCode((q) => send(h, owner, q), owner, hs.ta, hs.ta.id.imei);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return { d, ta: hs.ta, imei: hs.ta.id.imei, owner };
 }
@@ -78,16 +79,22 @@ test("claim binds the owner; a second claim and a claim with a wrong proof are r
   assert.equal(view.body.devices[0].claimed, true);
   assert.ok(!JSON.stringify(view.body).includes(Buffer.from(owner.kid).toString("hex")), "the owner's kid is not disclosed");
   const thief = newKey();
-  await refused(h, thief, { type: "claim", imei, key: thief.coseKey, proof: ta.attest(claimNonce(thief.coseKey)) }, "E_ALREADY_CLAIMED", 409);
+  await refused(h, thief, { type: "claim-code", imei, key: thief.coseKey }, "E_ALREADY_CLAIMED", 409);
 
   const other = h.handset();
   const o = h.device(other);
   await o.connect();
   await waitFor(() => h.registry.store.devices.get(o.did), "enrolment");
-  // A proof made for another owner key, and one made by another device.
-  await refused(h, thief, { type: "claim", imei: other.ta.id.imei, key: thief.coseKey, proof: other.ta.attest(claimNonce(owner.coseKey)) }, "E_BAD_PROOF", 403);
-  await refused(h, thief, { type: "claim", imei: other.ta.id.imei, key: thief.coseKey, proof: ta.attest(claimNonce(thief.coseKey)) }, "E_BAD_PROOF", 403);
-  await refused(h, thief, { type: "claim", imei: "356938035643809", key: thief.coseKey, proof: ta.attest(claimNonce(thief.coseKey)) }, "E_UNKNOWN_DEVICE", 404);
+  const code = (await send(h, thief, { type: "claim-code", imei: other.ta.id.imei, key: thief.coseKey })).body.code as string;
+  const otherCode = (await send(h, owner, { type: "claim-code", imei: other.ta.id.imei, key: owner.coseKey })).body.code as string;
+  // A proof made for another code, one made by another device, and one made for another use.
+  await refused(h, thief, { type: "claim", imei: other.ta.id.imei, key: thief.coseKey, code, proof: claimProofFor(other.ta, otherCode) }, "E_BAD_PROOF", 403);
+  await refused(h, thief, { type: "claim", imei: other.ta.id.imei, key: thief.coseKey, code, proof: claimProofFor(ta, code) }, "E_BAD_PROOF", 403);
+  await refused(h, thief, { type: "claim", imei: other.ta.id.imei, key: thief.coseKey, code, proof: other.ta.attest(claimNonceOf(code)) }, "E_BAD_PROOF", 403);
+  // A code issued to another owner key, or for another IMEI, is unknown to this claimant.
+  await refused(h, thief, { type: "claim", imei: other.ta.id.imei, key: thief.coseKey, code: otherCode, proof: claimProofFor(other.ta, otherCode) }, "E_CLAIM_CODE_UNKNOWN", 403);
+  await refused(h, thief, { type: "claim", imei: "356938035643809", key: thief.coseKey, code, proof: claimProofFor(ta, code) }, "E_CLAIM_CODE_UNKNOWN", 403);
+  await refused(h, thief, { type: "claim-code", imei: "356938035643809", key: thief.coseKey }, "E_UNKNOWN_DEVICE", 404);
 });
 
 test("report-stolen blacklists, signs a lock with message and contact, and the job completes", async (t) => {
@@ -183,10 +190,12 @@ test("an authority flag blacklists and locks; the owner can neither clear it nor
   const c = await send(h, h.authority, { type: "clear", imei });
   assert.equal(c.status, 200, JSON.stringify(c.body));
   assert.equal(c.body.status, "WHITELISTED");
-  assert.equal(ta.lockState, 2, "clearing a flag does not unlock: the owner's found does");
-  await refused(h, h.authority, { type: "clear", imei }, "E_NOT_FLAGGED", 409);
-  assert.equal((await send(h, owner, { type: "found", imei })).status, 200);
+  // The clear rule: lifting the last flag unlocks, so the lock follows the network status.
+  assert.deepEqual(c.body.commands, [{ seq: 2, action: "unlock" }]);
   await waitFor(() => ta.lockState === 0, "unlock");
+  await settled(h, d.did);
+  await refused(h, h.authority, { type: "clear", imei }, "E_NOT_FLAGGED", 409);
+  await refused(h, owner, { type: "found", imei }, "E_NOT_FLAGGED", 409);
 });
 
 test("a flag-batch blacklists and locks every known IMEI in one request, lists the unknown, and is refused whole when malformed or unsigned", async (t) => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { generateEd25519 } from "../attestation/index.js";
 import { encodeResult, commandNonce } from "../protocol/messages.js";
 import { buildRequest, type RequestInput } from "../registry/request-codec.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { signingKey } from "../registry/keys.js";
 import { openCommand } from "../registry/commands.js";
 import { startHarness, postCose, waitFor } from "./support/registry-sim.js";
@@ -21,7 +21,7 @@ test("a FAILED result without the device's token changes nothing; an ended or su
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
   const send = (r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-  assert.equal((await send({ type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await claimWithCode(send, owner, hs.ta, hs.ta.id.imei)).status, 200);
   assert.equal((await send({ type: "report-stolen", imei: hs.ta.id.imei })).status, 200);
   const lock = await waitFor(() => d.commands.find((c) => c.topic === "command"), "the lock");
   await waitFor(() => h.registry.store.commands.get(d.did, 1)?.status === "SENT", "the lock sent");

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { generateEd25519 } from "../attestation/index.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";
-import { claimNonce } from "../registry/device-proof.js";
+import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { SimulatedPeer, checkPeerFlagApplied } from "../registry/ledger/conformance.js";
 import { freshImei, getJson, refHandset, SimDevice, startHarness, postCose, waitFor } from "./support/registry-sim.js";
 import { send, startFederation } from "./support/ledger-sim.js";
@@ -38,7 +38,7 @@ test("a peer's flag on IMEI 1 of a dual-IMEI handset blacklists IMEI 2 and block
   };
   const owned = await dual();
   const owner = newKey();
-  const c = await send(A, owner, { type: "claim", imei: owned.imei2, key: owner.coseKey, proof: owned.hs.ta.attest(claimNonce(owner.coseKey)) });
+  const c = await claimWithCode((r) => send(A, owner, r), owner, owned.hs.ta, owned.imei2);
   assert.equal(c.status, 200, JSON.stringify(c.body));
   const loose = await dual();
 
@@ -56,7 +56,7 @@ test("a peer's flag on IMEI 1 of a dual-IMEI handset blacklists IMEI 2 and block
   const transfer = await send(A, owner, { type: "transfer", imei: owned.imei2, key: newKey().coseKey });
   assert.equal(transfer.body.code, "E_FLAGGED", JSON.stringify(transfer.body));
   const thief = newKey();
-  const claim = await send(A, thief, { type: "claim", imei: loose.imei2, key: thief.coseKey, proof: loose.hs.ta.attest(claimNonce(thief.coseKey)) });
+  const claim = await claimWithCode((r) => send(A, thief, r), thief, loose.hs.ta, loose.imei2);
   assert.equal(claim.body.code, "E_FLAGGED", JSON.stringify(claim.body));
   assert.equal(A.registry.store.owners.current(loose.d.did), undefined, "nobody owns the flagged handset");
   assert.equal(await eir(A.url, owned.imei2), "BLACKLISTED");
@@ -75,7 +75,7 @@ test("the registry's own flags (owner report, authority flag, flag-batch) on IME
   };
   const a = await dual();
   const owner = newKey();
-  assert.equal((await post(owner, { type: "claim", imei: a.imei1, key: owner.coseKey, proof: a.hs.ta.attest(claimNonce(owner.coseKey)) })).status, 200);
+  assert.equal((await claimWithCode((r) => post(owner, r), owner, a.hs.ta, a.imei1)).status, 200);
   assert.equal((await post(owner, { type: "report-stolen", imei: a.imei1 })).status, 200);
   assert.equal(await eir(h.url, a.imei2), "BLACKLISTED");
 
@@ -83,13 +83,13 @@ test("the registry's own flags (owner report, authority flag, flag-batch) on IME
   assert.equal((await post(h.authority, { type: "flag", imei: b.imei1 })).status, 200);
   assert.equal(await eir(h.url, b.imei2), "BLACKLISTED");
   const thief = newKey();
-  const claim = await post(thief, { type: "claim", imei: b.imei2, key: thief.coseKey, proof: b.hs.ta.attest(claimNonce(thief.coseKey)) });
+  const claim = await claimWithCode((r) => post(thief, r), thief, b.hs.ta, b.imei2);
   assert.equal(claim.body.code, "E_FLAGGED", JSON.stringify(claim.body));
 
   const c = await dual();
   const batch = await post(h.authority, { type: "flag-batch", imei: c.imei1, imeis: [c.imei1] });
   assert.equal(batch.status, 200, JSON.stringify(batch.body));
   assert.equal(await eir(h.url, c.imei2), "BLACKLISTED");
-  const claim2 = await post(thief, { type: "claim", imei: c.imei2, key: thief.coseKey, proof: c.hs.ta.attest(claimNonce(thief.coseKey)) });
+  const claim2 = await claimWithCode((r) => post(thief, r), thief, c.hs.ta, c.imei2);
   assert.equal(claim2.body.code, "E_FLAGGED", JSON.stringify(claim2.body));
 });

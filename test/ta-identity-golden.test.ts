@@ -17,7 +17,7 @@ interface GoldenCase {
     provision: { imei: string; imei2: string | null; oemid: string; hwmodel: string; registry_keys: string[] };
   };
   boot: null | { blob: "provision_blob" | "none"; counter: number; dbgstat: number };
-  attest: { nonce: string; measurement: string };
+  attest: { nonce: string; measurement: string; purpose: number };
   expected: {
     device_public: string;
     kid: string;
@@ -64,7 +64,7 @@ for (const c of golden.cases) {
     assert.ok(dev, "a case boots at least once");
     assert.equal(hex(dev.devicePublic()), c.expected.device_public);
     assert.equal(dev.lockState().taState, c.expected.ta_state);
-    const token = dev.attest(unhex(c.attest.nonce), unhex(c.attest.measurement));
+    const token = dev.attest(unhex(c.attest.nonce), unhex(c.attest.measurement), c.attest.purpose);
     assert.equal(hex(token), c.expected.token);
     assert.equal(hex(token.subarray(11, 27)), c.expected.kid);
   });
@@ -90,7 +90,7 @@ for (const c of golden.cases) {
     const dbgstat = c.boot ? c.boot.dbgstat : c.factory!.dbgstat;
     const token = ref.token({
       huk, state: tampered ? undefined : state, dbgstat,
-      nonce: unhex(c.attest.nonce), measurement: unhex(c.attest.measurement),
+      nonce: unhex(c.attest.nonce), measurement: unhex(c.attest.measurement), purpose: c.attest.purpose,
     });
     assert.equal(hex(token), c.expected.token);
   });

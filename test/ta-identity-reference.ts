@@ -130,6 +130,8 @@ export interface RefAttestation {
   dbgstat: number;
   nonce: Uint8Array;
   measurement: Uint8Array;
+  /** intuse (RFC 9711 §4.3.3), default 1 (generic). */
+  purpose?: number;
 }
 
 /** The claims map of contract C2 (a Map with integer and text keys). */
@@ -148,6 +150,7 @@ export function claims(a: RefAttestation): Map<Cbor, Cbor> {
   }
   m.set(263, a.dbgstat);
   m.set(265, EAT_PROFILE);
+  m.set(268, a.purpose ?? 1);
   if (a.measurement.length > 0) m.set(273, [[CT_HOST_REPORTED, a.measurement]]);
   m.set(-65537, s ? s.lockState : 2);
   m.set(-65538, s ? s.lastSeq : 0);

@@ -28,7 +28,7 @@ interface GoldenCase {
     provision: { imei: string; imei2: string | null; oemid: string; hwmodel: string; registry_keys: string[] };
   };
   boot: null | { blob: "provision_blob" | "none"; counter: number; dbgstat: number };
-  attest: { nonce: string; measurement: string };
+  attest: { nonce: string; measurement: string; purpose: number };
   expected: {
     device_public: string;
     kid: string;
@@ -106,7 +106,7 @@ function runCase(c: GoldenCase, cmds: { lock: Uint8Array; unlock: Uint8Array }, 
   }
   assert.ok(dev, "a case boots at least once");
   const d = dev;
-  const attest = () => outcome(() => d.attest(unhex(c.attest.nonce), unhex(c.attest.measurement)));
+  const attest = () => outcome(() => d.attest(unhex(c.attest.nonce), unhex(c.attest.measurement), c.attest.purpose));
   t.set("device_public", hex(d.devicePublic()));
   t.set("lock_state", JSON.stringify(d.lockState()));
   t.set("attest", attest());
@@ -124,7 +124,7 @@ function runCase(c: GoldenCase, cmds: { lock: Uint8Array; unlock: Uint8Array }, 
     const again = new DeviceTA(fresh());
     t.set("reboot", boot(again, unhex(stored), sealedBlobVersion(unhex(stored)), dbgstat));
     t.set("lock_state after reboot", JSON.stringify(again.lockState()));
-    t.set("attest after reboot", outcome(() => again.attest(unhex(c.attest.nonce), unhex(c.attest.measurement))));
+    t.set("attest after reboot", outcome(() => again.attest(unhex(c.attest.nonce), unhex(c.attest.measurement), c.attest.purpose)));
   }
   return t;
 }

@@ -315,7 +315,7 @@ test("a tampered blob (each byte flipped in turn, sampled) boots TAMPERED; the t
   const token = t.dev.attest(NONCE, MEAS);
   const claims = verifyToken(token, ref.devicePublic(HUK_A));
   assert.deepEqual(plain(claims), plain(ref.claims({ huk: HUK_A, dbgstat: 2, nonce: NONCE, measurement: MEAS })));
-  assert.deepEqual([...claims.keys()], [8, 10, 263, 265, 273, -65537, -65538, -65539]);
+  assert.deepEqual([...claims.keys()], [8, 10, 263, 265, 268, 273, -65537, -65538, -65539]);
   assert.equal(claims.get(-65537), 2, "lock_state: fully locked");
   assert.equal(claims.get(-65539), 1, "ta_state: TAMPERED");
   assert.equal(hex(token), hex(ref.token({ huk: HUK_A, dbgstat: 2, nonce: NONCE, measurement: MEAS })));
@@ -395,12 +395,19 @@ test("attest refuses wrong nonce and measurement sizes and an UNPROVISIONED devi
   }
   assert.equal(code(() => dev.attest(NONCE, new Uint8Array(65))), E.MEASUREMENT_SIZE);
   for (const [args, expected] of [
-    [[-1, 0], E.NONCE_SIZE],
-    [[-0x80000000, 0], E.NONCE_SIZE],
-    [[0x7fffffff, 0], E.NONCE_SIZE],
-    [[32, -1], E.MEASUREMENT_SIZE],
-    [[32, 0x7fffffff], E.MEASUREMENT_SIZE],
-    [[32, -0x80000000], E.MEASUREMENT_SIZE],
+    [[-1, 0, 1], E.NONCE_SIZE],
+    [[-0x80000000, 0, 1], E.NONCE_SIZE],
+    [[0x7fffffff, 0, 1], E.NONCE_SIZE],
+    [[32, -1, 1], E.MEASUREMENT_SIZE],
+    [[32, 0x7fffffff, 1], E.MEASUREMENT_SIZE],
+    [[32, -0x80000000, 1], E.MEASUREMENT_SIZE],
+    // intuse (RFC 9711 §4.3.3) is 1..5; checked after the sizes
+    [[32, 0, 0], -25],
+    [[32, 0, 6], -25],
+    [[32, 0, -1], -25],
+    [[32, 0, 0x7fffffff], -25],
+    [[32, 0, -0x80000000], -25],
+    [[7, 0, 0], E.NONCE_SIZE],
   ] as [number[], number][]) {
     assert.equal(ta.call("attest", args).status, expected, `attest(${args})`);
   }
@@ -425,13 +432,20 @@ test("the token verifies (node:crypto, @noble/curves) and its claims are exactly
 
   const token = dev.attest(NONCE, MEAS);
   const claims = verifyToken(token, pub);
-  assert.deepEqual([...claims.keys()], [8, 10, 256, 257, 258, 259, 263, 265, 267, 273, -65537, -65538, -65539]);
+  assert.deepEqual([...claims.keys()], [8, 10, 256, 257, 258, 259, 263, 265, 267, 268, 273, -65537, -65538, -65539]);
   assert.equal(hex(claims.get(256) as Uint8Array), "030409000105040200030203070501", "STANDARDS.md UEID example");
   assert.equal(hex((claims.get(257) as Map<string, Uint8Array>).get("imei2")!), "030305060903080003050604030800");
   assert.equal(claims.get(267), 2, "bootcount");
   assert.equal(claims.get(263), 3, "dbgstat");
   assert.equal(claims.get(265), "https://antitheft.dev/eat/v1");
+  assert.equal(claims.get(268), 1, "intuse: generic by default");
   assert.deepEqual(plain(claims.get(273)), [[65000, MEAS]]);
+  // Each intended use is signed into the token as asked (RFC 9711 §4.3.3).
+  for (const purpose of [1, 2, 3, 4, 5]) {
+    const tp = dev.attest(NONCE, MEAS, purpose);
+    assert.equal(verifyToken(tp, pub).get(268), purpose);
+    assert.equal(hex(tp), hex(ref.token({ huk: HUK_A, state, dbgstat: 3, nonce: NONCE, measurement: MEAS, purpose })));
+  }
   assert.deepEqual(plain(claims), plain(ref.claims({ huk: HUK_A, state, dbgstat: 3, nonce: NONCE, measurement: MEAS })));
   assert.equal(hex(token), hex(ref.token({ huk: HUK_A, state, dbgstat: 3, nonce: NONCE, measurement: MEAS })));
 
@@ -440,7 +454,7 @@ test("the token verifies (node:crypto, @noble/curves) and its claims are exactly
   const s = reboot(HUK_B, factory(HUK_B, single), 1, 0);
   const t2 = s.dev.attest(NONCE.subarray(0, 8));
   const c2 = verifyToken(t2, s.dev.devicePublic());
-  assert.deepEqual([...c2.keys()], [8, 10, 256, 258, 259, 263, 265, 267, -65537, -65538, -65539]);
+  assert.deepEqual([...c2.keys()], [8, 10, 256, 258, 259, 263, 265, 267, 268, -65537, -65538, -65539]);
   const s2 = refState(single, 2, 1);
   assert.equal(hex(t2), hex(ref.token({ huk: HUK_B, state: s2, dbgstat: 0, nonce: NONCE.subarray(0, 8), measurement: NONE })));
 
@@ -458,7 +472,7 @@ test("the token verifies (node:crypto, @noble/curves) and its claims are exactly
 test("hostile arguments to every identity export never trap", () => {
   const values = [0, 1, -1, 7, 8, 15, 16, 32, 64, 65, 422, 16384, 16385, 0x7fffffff, -0x80000000, 0x40000000];
   const exportsArgs: [string, number][] = [
-    ["boot", 3], ["provision", 4], ["device_public", 0], ["attest", 2], ["sealed_state", 0], ["lock_state", 0],
+    ["boot", 3], ["provision", 4], ["device_public", 0], ["attest", 3], ["sealed_state", 0], ["lock_state", 0],
   ];
   let calls = 0;
   for (const booted of [false, true]) {

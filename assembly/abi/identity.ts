@@ -3,7 +3,7 @@
 // its start; every export returns the output length (>= 0) or an error code (< 0), and never
 // traps, whatever its arguments.
 import {
-  ERR_LENGTH, ERR_MEASUREMENT_SIZE, ERR_NONCE_SIZE, ERR_NOT_BOOTED, ERR_NOT_PROVISIONED,
+  ERR_LENGTH, ERR_MEASUREMENT_SIZE, ERR_NONCE_SIZE, ERR_NOT_BOOTED, ERR_NOT_PROVISIONED, ERR_PURPOSE,
 } from "../errors";
 import { fits, IO } from "../io";
 import { DEVICE_PUB, HUK_LEN } from "../identity/keys";
@@ -15,7 +15,7 @@ import {
   currentState, lockState, STATE, stateBoot, stateProvision, stateSealed, stateU32, TA_NORMAL,
   TA_UNPROVISIONED,
 } from "../identity/state";
-import { buildToken, MEASUREMENT_MAX, NONCE_MAX, NONCE_MIN } from "../identity/token";
+import { buildToken, MEASUREMENT_MAX, NONCE_MAX, NONCE_MIN, PURPOSE_MAX, PURPOSE_MIN } from "../identity/token";
 
 /** Bytes of the lock_state() record's fixed part (issue 3); issue 4's lock screen follows. */
 const LOCK_RECORD_LEN: i32 = 16;
@@ -53,16 +53,19 @@ export function device_public(): i32 {
 }
 
 /**
- * attest(nonce_len, meas_len): io = nonce (8..64) || host-reported measurement (0..64).
+ * attest(nonce_len, meas_len, purpose): io = nonce (8..64) || host-reported measurement (0..64);
+ * purpose = the token's intended use (EAT intuse, RFC 9711 §4.3.3: 1 generic, 2 registration,
+ * 3 provisioning, 4 certificate issuance, 5 proof-of-possession), signed into the token.
  * -> the attestation token (contract C2).
  */
-export function attest(nonce_len: i32, meas_len: i32): i32 {
+export function attest(nonce_len: i32, meas_len: i32, purpose: i32): i32 {
   const st = currentState();
   if (st < 0) return ERR_NOT_BOOTED;
   if (st == TA_UNPROVISIONED) return ERR_NOT_PROVISIONED;
   if (nonce_len < NONCE_MIN || nonce_len > NONCE_MAX) return ERR_NONCE_SIZE;
   if (meas_len < 0 || meas_len > MEASUREMENT_MAX) return ERR_MEASUREMENT_SIZE;
-  return buildToken(IO, nonce_len, IO + <usize>nonce_len, meas_len, IO + ATTEST_WORK, IO);
+  if (purpose < PURPOSE_MIN || purpose > PURPOSE_MAX) return ERR_PURPOSE;
+  return buildToken(IO, nonce_len, IO + <usize>nonce_len, meas_len, purpose, IO + ATTEST_WORK, IO);
 }
 
 /** sealed_state(): -> the current sealed blob (NORMAL only). */

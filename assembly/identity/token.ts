@@ -16,6 +16,9 @@ import { bootDbgstat, currentState, lockState, STATE, stateU32, TA_TAMPERED } fr
 export const NONCE_MIN: i32 = 8; // RFC 9711 §4.1: eat_nonce is 8..64 bytes
 export const NONCE_MAX: i32 = 64;
 export const MEASUREMENT_MAX: i32 = 64;
+/** intuse (RFC 9711 §4.3.3): 1 generic .. 5 proof-of-possession. */
+export const PURPOSE_MIN: i32 = 1;
+export const PURPOSE_MAX: i32 = 5;
 /** Content type of a host-reported digest in measurements (273): experimental range (C2). */
 export const CT_HOST_REPORTED: u64 = 65000;
 const SIG_LEN: i32 = 64;
@@ -44,13 +47,14 @@ const HEAD_ROOM: usize = 32;
 
 /**
  * Builds the token for the nonce (`nonceLen` bytes at `nonce`) and the host-reported
- * measurement (`measLen` bytes at `meas`, 0 = none), both already range-checked, using `work`
+ * measurement (`measLen` bytes at `meas`, 0 = none), both already range-checked, and the intended
+ * use (`purpose`, 1..5, range-checked), using `work`
  * as scratch (it must not overlap the inputs; < 512 bytes are used), and writes it to `out`.
  * Returns its length (< 512).
  */
-export function buildToken(nonce: usize, nonceLen: i32, meas: usize, measLen: i32, work: usize, out: usize): i32 {
+export function buildToken(nonce: usize, nonceLen: i32, meas: usize, measLen: i32, purpose: i32, work: usize, out: usize): i32 {
   const start = work + HEAD_ROOM;
-  const end = writeClaims(start, nonce, nonceLen, meas, measLen);
+  const end = writeClaims(start, nonce, nonceLen, meas, measLen, purpose);
   const len = <u64>(end - start);
   const bstr = start - <usize>cborHeadSize(len);
   cborHead(bstr, MT_BSTR, len);
@@ -68,13 +72,13 @@ export function buildToken(nonce: usize, nonceLen: i32, meas: usize, measLen: i3
 
 /**
  * The claims map, keys in deterministic order (bytewise order of their encodings: 8, 10, 256,
- * 257, 258, 259, 263, 265, 267, 273, -65537, -65538, -65539). TAMPERED omits the claims that come
+ * 257, 258, 259, 263, 265, 267, 268, 273, -65537, -65538, -65539). TAMPERED omits the claims that come
  * from the untrusted sealed state (256, 257, 258, 259, 267) and reports lock_state 2, ta_state 1.
  */
-function writeClaims(p: usize, nonce: usize, nonceLen: i32, meas: usize, measLen: i32): usize {
+function writeClaims(p: usize, nonce: usize, nonceLen: i32, meas: usize, measLen: i32, purpose: i32): usize {
   const tampered = currentState() == TA_TAMPERED;
   const imei2 = !tampered && (load<u8>(STATE + <usize>SB_OFF_FLAGS) & SB_FLAG_IMEI2) != 0;
-  let n = tampered ? 7 : 11;
+  let n = tampered ? 8 : 12;
   if (imei2) n++;
   if (measLen > 0) n++;
   p = cborMap(p, n);
@@ -110,6 +114,8 @@ function writeClaims(p: usize, nonce: usize, nonceLen: i32, meas: usize, measLen
     p = cborUint(p, 267); // bootcount (RFC 9711, "bootcount" claim)
     p = cborUint(p, <u64>stateU32(SB_OFF_BOOTCOUNT));
   }
+  p = cborUint(p, 268); // intuse (RFC 9711 §4.3.3): the use the host asked for, signed
+  p = cborUint(p, <u64>purpose);
   if (measLen > 0) {
     p = cborUint(p, 273); // measurements (RFC 9711, "measurements" claim): [[content-type, digest]]
     p = cborHead(p, 4, 1);

@@ -2,7 +2,7 @@
 // the attestation token (EAT, RFC 9711) and the OEM endorsement (a CWT, RFC 8392).
 // Labels: CWT (RFC 8392 §4) iss 1, iat 6, cnf 8 (RFC 8747 §3.1); EAT (RFC 9711 §4)
 // eat_nonce 10, ueid 256, sueids 257, oemid 258, hwmodel 259, dbgstat 263, eat_profile 265,
-// bootcount 267, measurements 273; private-use claims below -65536 (RFC 8392 §9.1).
+// bootcount 267, intuse 268 (§4.3.3), measurements 273; private-use claims below -65536 (RFC 8392 §9.1).
 // Every claim is checked for type, size and range; labels the profile does not define are
 // refused (E_EAT_CLAIM_UNKNOWN): the profile pins the claim set (RFC 9711 §6, profiles).
 import { AttestationError } from "../errors.js";
@@ -10,7 +10,7 @@ import { decodeStrict } from "../cbor/strict.js";
 import { isCborMap, isUint, type CborMap, type CborValue } from "../cbor/value.js";
 import { publicFromCoseKey } from "../cose/key.js";
 import { imeiFromUeid, isImeiUeid } from "../imei.js";
-import { ENDORSEMENT_PROFILE, MEASUREMENT_HOST_REPORTED, NONCE_MAX, NONCE_MIN, TOKEN_PROFILE } from "./profile.js";
+import { ENDORSEMENT_PROFILE, MEASUREMENT_HOST_REPORTED, NONCE_MAX, NONCE_MIN, TOKEN_PROFILE, type Intuse } from "./profile.js";
 
 export const CLAIM = {
   iss: 1,
@@ -24,6 +24,7 @@ export const CLAIM = {
   dbgstat: 263,
   eat_profile: 265,
   bootcount: 267,
+  intuse: 268,
   measurements: 273,
   lock_state: -65537,
   last_seq: -65538,
@@ -63,6 +64,8 @@ export interface TokenClaims {
   readonly hwmodel?: Uint8Array;
   readonly dbgstat: number;
   readonly bootcount?: number;
+  /** intuse (RFC 9711 §4.3.3): 1 generic, 2 registration, 3 provisioning, 4 certificate issuance, 5 proof-of-possession. */
+  readonly intuse: Intuse;
   readonly measurements: readonly HostReportedMeasurement[];
   readonly lockState: LockState;
   readonly lastSeq: number;
@@ -181,9 +184,15 @@ function measurements(c: Claims): HostReportedMeasurement[] {
   return [{ contentType: MEASUREMENT_HOST_REPORTED, hostReported: true, digest: d }];
 }
 
+function intuse(c: Claims): Intuse {
+  const v = c.uint(CLAIM.intuse, 5); // RFC 9711 §4.3.3: the values 1..5 the RFC registers
+  if (v < 1) invalid("intuse", "1 (generic) .. 5 (proof-of-possession)");
+  return v as Intuse;
+}
+
 const TOKEN_LABELS: readonly number[] = [
   CLAIM.cnf, CLAIM.eat_nonce, CLAIM.ueid, CLAIM.sueids, CLAIM.oemid, CLAIM.hwmodel, CLAIM.dbgstat,
-  CLAIM.eat_profile, CLAIM.bootcount, CLAIM.measurements, CLAIM.lock_state, CLAIM.last_seq, CLAIM.ta_state,
+  CLAIM.eat_profile, CLAIM.bootcount, CLAIM.intuse, CLAIM.measurements, CLAIM.lock_state, CLAIM.last_seq, CLAIM.ta_state,
 ];
 
 /** Decodes and validates the claims of an attestation token payload (contract C2). */
@@ -196,6 +205,7 @@ export function decodeTokenClaims(payload: Uint8Array): TokenClaims {
     nonce: c.bytes(CLAIM.eat_nonce, NONCE_MIN, NONCE_MAX), // RFC 9711 §4.1
     deviceKey: cnfKey(c),
     dbgstat: c.uint(CLAIM.dbgstat, 4), // RFC 9711 §4.2.9
+    intuse: intuse(c),
     measurements: measurements(c),
     lockState,
     lastSeq: c.uint(CLAIM.last_seq),

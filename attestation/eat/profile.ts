@@ -12,6 +12,13 @@ export const ENDORSEMENT_PROFILE = "https://antitheft.dev/endorsement/v1";
 /** eat_nonce sizes (RFC 9711 §4.1: 8..64 bytes). */
 export const NONCE_MIN = 8;
 export const NONCE_MAX = 64;
+/**
+ * intuse (RFC 9711 §4.3.3): the use the token was made for, signed by the TA. Every token of the
+ * profile carries it. Registration (2) is made only by a user-present action on the handset
+ * (an owner's claim, docs/PROTOCOL.md §6.2); challenge answers and command results are generic (1).
+ */
+export const INTUSE = { GENERIC: 1, REGISTRATION: 2, PROVISIONING: 3, CERTIFICATE_ISSUANCE: 4, PROOF_OF_POSSESSION: 5 } as const;
+export type Intuse = (typeof INTUSE)[keyof typeof INTUSE];
 
 /**
  * measurements (273) content type in the CoAP Content-Format experimental range (RFC 7252

@@ -1,13 +1,15 @@
 // `antitheft authority ...`: an operator's or police authority's side of PROTOCOL.md §6.2.
 // Its public key must be pinned by the registry (--authority-pub). `flag` blacklists and locks
 // every handset bound to an IMEI; `clear` lifts the authority's own flags (and, once it has none
-// left there, the registry's clone/tampered suspicions it has reviewed).
+// left there, the registry's clone/tampered suspicions it has reviewed); `reset-owner` recovers a
+// handset claimed by the wrong party (a police or operator process).
 import type { Command } from "../command.js";
 import { parseFlags, required } from "./device-common.js";
 import { keygenCommand } from "./registry.js";
 import { imeiArg, sendRequest } from "./owner.js";
 import { readFileSync } from "node:fs";
-import { loadSigningKey, type SigningKey } from "../../registry/keys.js";
+import { loadPublicKey, loadSigningKey, type SigningKey } from "../../registry/keys.js";
+import { coseKeyFromPublic } from "../../attestation/cose/key.js";
 import { RegistryClient } from "../../registry/client.js";
 import { buildRequest, MAX_BATCH_IMEIS } from "../../registry/request-codec.js";
 import { isValidImei } from "../../attestation/index.js";
@@ -106,7 +108,8 @@ export const authorityFlag: Command = {
 const clearUsage = `Usage: antitheft authority clear --registry http://HOST:PORT --key authority.key --imei IMEI [--reason TEXT]
 
 Clears this authority's flags on the IMEI; if it has none there, the registry's own clone or
-tampered suspicions (after review). It does not unlock: the owner's "found" does.`;
+tampered suspicions (after review). When no stolen, lost or authority flag is left on the
+handset, the registry also sends it an unlock: the lock follows the network status.`;
 
 export const authorityClear: Command = {
   path: ["authority", "clear"],
@@ -120,4 +123,28 @@ export const authorityClear: Command = {
   },
 };
 
-export const authorityCommands: Command[] = [authorityKeygen, authorityFlag, authorityClear];
+const resetUsage = `Usage: antitheft authority reset-owner --registry http://HOST:PORT --key authority.key --imei IMEI [--owner-pub owner.pub] [--reason TEXT]
+
+Ends the handset's current ownership (a handset claimed by the wrong party, after a police or
+operator process). With --owner-pub the given key becomes the owner; without it the handset is
+released: its holder may claim it again with a fresh claim code. Flags are not touched. The reset
+is logged as an event and published as a signed "owner-reset" entry in the ledger.`;
+
+export const authorityResetOwner: Command = {
+  path: ["authority", "reset-owner"],
+  summary: "reset (or reassign) a handset's owner",
+  usage: resetUsage,
+  async run(argv) {
+    const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, "owner-pub": { type: "string" }, reason: { type: "string" } }, resetUsage);
+    const registry = required(v.registry, "registry", resetUsage);
+    const key = loadSigningKey(required(v.key, "key", resetUsage));
+    return sendRequest(registry, key, {
+      type: "reset-owner",
+      imei: imeiArg(v.imei, resetUsage),
+      ...(v["owner-pub"] !== undefined ? { key: coseKeyFromPublic(loadPublicKey(v["owner-pub"])) } : {}),
+      ...(v.reason !== undefined ? { reason: v.reason } : {}),
+    });
+  },
+};
+
+export const authorityCommands: Command[] = [authorityKeygen, authorityFlag, authorityClear, authorityResetOwner];

@@ -2,14 +2,14 @@
 // attest, claim-proof and status boot the TA read-only (the boot is not committed), so looking
 // at a handset never changes it; factory-reset wipes user data and never the TA's state.
 import type { Command } from "../command.js";
+import { CliError } from "../command.js";
+import { ClaimCodeError, normalizeClaimCode } from "../../protocol/claim-code.js";
 import { toHex } from "../../attestation/bytes.js";
-import { publicKeyFromPem, rawPublicKey } from "../../attestation/cose/key.js";
 import { NONCE_MAX, NONCE_MIN } from "../../attestation/eat/profile.js";
 import { DeviceFolder } from "../../agent/device-folder.js";
 import { mustLock } from "../../agent/enforcement.js";
-import { claimNonce } from "../../protocol/messages.js";
 import { DeviceSession } from "../../agent/session.js";
-import { hexArg, loadTaModule, parseFlags, printJson, readTextFile, required, withDeviceErrors } from "./device-common.js";
+import { hexArg, loadTaModule, parseFlags, printJson, required, withDeviceErrors } from "./device-common.js";
 
 async function bootReadOnly(dir: string): Promise<DeviceSession> {
   return DeviceSession.boot(DeviceFolder.at(dir), await loadTaModule(), { commit: false });
@@ -38,23 +38,32 @@ export const deviceAttest: Command = {
     }),
 };
 
-const claimUsage = `Usage: antitheft device claim-proof --dir DEVICE --owner-pub owner.pub
+const claimUsage = `Usage: antitheft device claim-proof --dir DEVICE --code CODE
 
-Prints (hex) the attestation an owner sends with a "claim" request (PROTOCOL §6.2): a token whose
-nonce is SHA-512("antitheft/v1/claim" || owner COSE_Key)[0..32], showing the claimant holds the
-working handset. Read-only.`;
+The user, at the handset, enters the claim code the registry gave the owner (XXXXX-XXXXX; case,
+hyphens and O/0, I/L/1 do not matter). Prints (hex) the proof the owner sends with the "claim"
+request (PROTOCOL §6.2): a registration-purpose token (EAT intuse 2, RFC 9711 §4.3.3) whose nonce
+is SHA-512("antitheft/v1/claim" || code)[0..32]. This local action is the only way a handset
+makes one: the agent answers the network with generic-purpose tokens only. Read-only: it needs
+only the Trusted App's key, so it is safe while the agent runs on DEVICE.`;
 
 export const deviceClaimProof: Command = {
   path: ["device", "claim-proof"],
-  summary: "print the claim proof for an owner key",
+  summary: "print the claim proof for a claim code typed on the handset",
   usage: claimUsage,
   run: (argv) =>
     withDeviceErrors(async () => {
-      const v = parseFlags(argv, { dir: { type: "string" }, "owner-pub": { type: "string" } }, claimUsage);
+      const v = parseFlags(argv, { dir: { type: "string" }, code: { type: "string" } }, claimUsage);
       const dir = required(v.dir, "dir", claimUsage);
-      const owner = rawPublicKey(publicKeyFromPem(await readTextFile(required(v["owner-pub"], "owner-pub", claimUsage), "owner public key")));
+      let code: string;
+      try {
+        code = normalizeClaimCode(required(v.code, "code", claimUsage));
+      } catch (e) {
+        if (e instanceof ClaimCodeError) throw new CliError("E_USAGE", `--code: ${e.message}`, 2);
+        throw e;
+      }
       const session = await bootReadOnly(dir);
-      process.stdout.write(toHex(session.attest(claimNonce(owner))) + "\n");
+      process.stdout.write(toHex(session.claimProof(code)) + "\n");
       return 0;
     }),
 };

@@ -1,5 +1,6 @@
 // `antitheft owner ...`: the owner's side of PROTOCOL.md §6.2. An owner holds an Ed25519 key
-// (owner keygen), claims a handset with a proof the handset made for that key (owner claim),
+// (owner keygen), asks the registry for a claim code (owner claim-code), types it on the handset
+// and claims it with the proof the handset made for that code (owner claim),
 // and signs reports (report-stolen, report-lost, found) and transfers. `owner status` reads the
 // public view. Every request is a fresh COSE_Sign1 with a random id and the current time.
 import type { Command } from "../command.js";
@@ -15,7 +16,7 @@ import { RegistryClient } from "../../registry/client.js";
 export const ownerKeygen = keygenCommand(
   "owner",
   "generate an owner key pair (PEM)",
-  "Generates an owner key (Ed25519). The handset proves itself to this key at purchase\n(antitheft device claim-proof --owner-pub owner.pub) and the owner signs every report with it.",
+  "Generates an owner key (Ed25519). The owner claims a handset with it (owner claim-code, then\nowner claim) and signs every report with it.",
 );
 
 /** --imei: 15 digits with a valid check digit (E_USAGE otherwise). */
@@ -31,13 +32,17 @@ const ACTION_TEXT: Record<string, string> = { lock: "lock", unlock: "unlock", me
 export async function sendRequest(registry: string, key: SigningKey, r: RequestInput): Promise<number> {
   const client = new RegistryClient(registry);
   const a = await client.send(buildRequest(key.signer, r, await client.audience()));
-  const b = a.body as { ok?: boolean; code?: string; message?: string; status?: string; commands?: { seq: number; action: string }[]; cleared?: string[] };
+  const b = a.body as { ok?: boolean; code?: string; message?: string; status?: string; commands?: { seq: number; action: string }[]; cleared?: string[]; expires?: number };
   if (a.status !== 200 || b.ok !== true) {
     throw new CliError(typeof b.code === "string" ? b.code : `E_HTTP_${a.status}`, `${r.type} refused by the registry (HTTP ${a.status}): ${b.message ?? "no reason given"}`);
   }
   const lines = [`${r.type} accepted for IMEI ${r.imei}`, `  equipment status: ${b.status}`];
   for (const c of b.commands ?? []) lines.push(`  command issued:   ${ACTION_TEXT[c.action] ?? c.action} (sequence ${c.seq}); the handset applies it when it is next online`);
   if (b.cleared) lines.push(`  flags cleared:    ${b.cleared.join(", ")}`);
+  if (r.type === "claim-code" && typeof b.code === "string") {
+    lines.push(`  claim code:       ${b.code}`, `  valid until:      ${new Date(b.expires ?? 0).toISOString()} (single use)`);
+    lines.push(`  on the handset:   antitheft device claim-proof --dir DEVICE --code ${b.code}`);
+  }
   process.stdout.write(lines.join("\n") + "\n");
   return 0;
 }
@@ -91,12 +96,32 @@ export const ownerFound = requestCommand(
   "none",
 );
 
-const claimUsage = `Usage: antitheft owner claim --registry http://HOST:PORT --key owner.key --imei IMEI --proof HEX|@FILE
+const claimCodeUsage = `Usage: antitheft owner claim-code --registry http://HOST:PORT --key owner.key --imei IMEI
 
-Binds the owner key to an enrolled, unclaimed, unflagged handset. --proof is the handset's
-attestation for this owner key (on the handset: antitheft device claim-proof --owner-pub owner.pub),
-as hex, or @FILE for a file holding the hex or the raw token. Its nonce is
-SHA-512("antitheft/v1/claim" || owner COSE_Key)[0..32] (docs/PROTOCOL.md §6.2).`;
+Asks the registry for a claim code for the handset, issued to this owner key: 10 characters
+(XXXXX-XXXXX), single use, valid for 10 minutes (docs/PROTOCOL.md §6.2). Type it on the handset
+(antitheft device claim-proof --dir DEVICE --code CODE), then send owner claim with the code and
+the proof the handset prints.`;
+
+export const ownerClaimCode: Command = {
+  path: ["owner", "claim-code"],
+  summary: "get a single-use claim code to type on your handset",
+  usage: claimCodeUsage,
+  async run(argv) {
+    const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" } }, claimCodeUsage);
+    const registry = required(v.registry, "registry", claimCodeUsage);
+    const key = loadSigningKey(required(v.key, "key", claimCodeUsage));
+    return sendRequest(registry, key, { type: "claim-code", imei: imeiArg(v.imei, claimCodeUsage), key: key.coseKey });
+  },
+};
+
+const claimUsage = `Usage: antitheft owner claim --registry http://HOST:PORT --key owner.key --imei IMEI --code CODE --proof HEX|@FILE
+
+Binds the owner key to an enrolled, unclaimed, unflagged handset. --code is the claim code the
+registry issued to this owner key (owner claim-code); --proof is what the handset printed when the
+code was typed on it (antitheft device claim-proof --dir DEVICE --code CODE), as hex, or @FILE for
+a file holding the hex or the raw token: a registration-purpose attestation (EAT intuse 2) whose
+nonce is SHA-512("antitheft/v1/claim" || code)[0..32] (docs/PROTOCOL.md §6.2).`;
 
 async function proofArg(v: string): Promise<Uint8Array> {
   if (!v.startsWith("@")) return hexArg(v.trim(), "proof", 1, 16 * 1024);
@@ -111,12 +136,13 @@ export const ownerClaim: Command = {
   summary: "claim a handset with its proof for your owner key",
   usage: claimUsage,
   async run(argv) {
-    const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, proof: { type: "string" } }, claimUsage);
+    const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, code: { type: "string" }, proof: { type: "string" } }, claimUsage);
     const registry = required(v.registry, "registry", claimUsage);
     const key = loadSigningKey(required(v.key, "key", claimUsage));
     const imei = imeiArg(v.imei, claimUsage);
+    const code = required(v.code, "code", claimUsage);
     const proof = await proofArg(required(v.proof, "proof", claimUsage));
-    return sendRequest(registry, key, { type: "claim", imei, key: key.coseKey, proof });
+    return sendRequest(registry, key, { type: "claim", imei, key: key.coseKey, code, proof });
   },
 };
 
@@ -178,5 +204,5 @@ export const ownerStatus: Command = {
   },
 };
 
-export const ownerCommands: Command[] = [ownerKeygen, ownerClaim, ownerReportStolen, ownerReportLost, ownerFound, ownerTransfer, ownerStatus];
+export const ownerCommands: Command[] = [ownerKeygen, ownerClaimCode, ownerClaim, ownerReportStolen, ownerReportLost, ownerFound, ownerTransfer, ownerStatus];
 

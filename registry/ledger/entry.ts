@@ -6,7 +6,8 @@
 //     "seq": uint,              ; the entry's index in that log (its leaf index), from 0
 //     "ts": uint,               ; milliseconds since the epoch, the registry's clock
 //     "ev": "stolen" / "lost" / "authority" / "clone" / "tampered"     ; a flag raised
-//         / "found" / "cleared",                                       ; a flag cleared
+//         / "found" / "cleared"                                        ; a flag cleared
+//         / "owner-reset",                                             ; an authority reset the ownership (no flag change)
 //     "sub": [1*2 bstr .size 32], ; pseudonyms of the device's IMEIs (pseudonym.ts)
 //     "fk": bstr .size 8,       ; id of the federation key the pseudonyms were made with
 //     "by": "owner" / "authority" / "registry",  ; the role that raised or cleared (no key, no name)
@@ -22,11 +23,14 @@ import { KEY_ID_BYTES, PSEUDONYM_BYTES } from "./pseudonym.js";
 
 export type RaiseEvent = FlagKind;
 export type ClearEvent = "found" | "cleared";
-export type LedgerEvent = RaiseEvent | ClearEvent;
+/** Events that record an act and change no flag (docs/LEDGER.md §2). */
+export type NoticeEvent = "owner-reset";
+export type LedgerEvent = RaiseEvent | ClearEvent | NoticeEvent;
 
 export const RAISE_EVENTS: readonly RaiseEvent[] = ["stolen", "lost", "authority", "clone", "tampered"];
 export const CLEAR_EVENTS: readonly ClearEvent[] = ["found", "cleared"];
-const EVENTS: readonly string[] = [...RAISE_EVENTS, ...CLEAR_EVENTS];
+export const NOTICE_EVENTS: readonly NoticeEvent[] = ["owner-reset"];
+const EVENTS: readonly string[] = [...RAISE_EVENTS, ...CLEAR_EVENTS, ...NOTICE_EVENTS];
 const ROLES: readonly PartyRole[] = ["owner", "authority", "registry"];
 
 export const LOG_ID_BYTES = 16;
@@ -45,6 +49,10 @@ export interface EntryBody {
 
 export function isRaise(ev: LedgerEvent): ev is RaiseEvent {
   return (RAISE_EVENTS as readonly string[]).includes(ev);
+}
+
+export function isClear(ev: LedgerEvent): ev is ClearEvent {
+  return (CLEAR_EVENTS as readonly string[]).includes(ev);
 }
 
 /** Signs an entry with the log's key (the registry key). */
@@ -71,8 +79,8 @@ function body(m: Map<unknown, unknown>): Checked<EntryBody> {
     return refuse("E_LEDGER_SHAPE", `sub must be 1..${MAX_SUBJECTS} pseudonyms of ${PSEUDONYM_BYTES} bytes`);
   }
   const ref = p.has("ref") ? field.uint(p, "ref") : undefined;
-  if (isRaise(ev) ? p.has("ref") : ref === undefined || ref >= seq) {
-    return refuse("E_LEDGER_SHAPE", "found / cleared name the earlier entry they clear (ref < seq); a raised flag has no ref");
+  if (!isClear(ev) ? p.has("ref") : ref === undefined || ref >= seq) {
+    return refuse("E_LEDGER_SHAPE", "found / cleared name the earlier entry they clear (ref < seq); a raised flag or an owner-reset has no ref");
   }
   return accept({ log, seq, ts, ev, sub: sub as Uint8Array[], fk, by, ...(ref !== undefined ? { ref } : {}) });
 }

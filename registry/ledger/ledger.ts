@@ -194,6 +194,15 @@ export class Ledger {
     this.#scheduleFlush();
   }
 
+  /** An authority reset the ownership of a device (requests.ts "reset-owner"): a notice entry. */
+  ownerReset(did: string, imei: string | null): void {
+    const imeis = [...new Set(this.#d.store.imeis.of(did).map((b) => b.imei))];
+    if (imei && !imeis.includes(imei)) imeis.unshift(imei);
+    if (imeis.length === 0) return this.#d.log.log("warn", "ledger.not-published", { did, reason: "the device has no IMEI bound" });
+    this.local.append({ ev: "owner-reset", imeis: imeis.slice(0, 2), by: "authority" });
+    this.#scheduleFlush();
+  }
+
   #imeisOf(flag: Flag): string[] {
     const imeis = [...new Set(this.#d.store.imeis.of(flag.did).map((b) => b.imei))];
     if (flag.imei && !imeis.includes(flag.imei)) imeis.unshift(flag.imei);

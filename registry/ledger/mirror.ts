@@ -8,7 +8,7 @@
 //   make means its key is used elsewhere, or its database was rolled back. Both raise an alarm.
 // Alarms keep their evidence (the signed objects), ordered so the same pair is recorded once.
 import { equalBytes } from "../../attestation/bytes.js";
-import { isRaise, peekEntry, type EntryBody } from "./entry.js";
+import { isClear, isRaise, peekEntry, type EntryBody } from "./entry.js";
 import type { SignedTreeHead } from "./tree-head.js";
 import type { LedgerDb } from "./ledger-db.js";
 import type { LogRow } from "./tables.js";
@@ -78,7 +78,8 @@ function advance(ldb: LedgerDb, log: LogRow, federationKeyId: Uint8Array, now: n
     if (e.ok) {
       if (!equalBytes(e.value.fk, federationKeyId)) out.foreignKey++;
       else if (isRaise(e.value.ev)) for (const s of e.value.sub) ldb.peerFlags.raise(s, log.id, e.value.seq, e.value.ev, e.value.ts);
-      else ldb.peerFlags.clear(log.id, e.value.ref!, e.value.seq);
+      else if (isClear(e.value.ev)) ldb.peerFlags.clear(log.id, e.value.ref!, e.value.seq);
+      // owner-reset: a notice, no flag changes
     }
     size++;
     out.applied++;

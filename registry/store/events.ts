@@ -12,6 +12,8 @@ export type EventType =
   | "flag-cleared"
   | "claimed"
   | "transferred"
+  | "claim-code-issued"
+  | "owner-reset"
   | "command-issued"
   | "command-result";
 

@@ -9,10 +9,10 @@ export interface Owner {
   readonly key: Uint8Array; // COSE_Key bytes
   readonly since: number;
   readonly until: number | null;
-  readonly via: "claim" | "transfer";
+  readonly via: "claim" | "transfer" | "reset";
 }
 
-type Row = { did: string; owner_kid: Buffer; owner_key: Buffer; since: number; until: number | null; via: "claim" | "transfer" };
+type Row = { did: string; owner_kid: Buffer; owner_key: Buffer; since: number; until: number | null; via: "claim" | "transfer" | "reset" };
 
 function toOwner(r: Row): Owner {
   return { did: r.did, kid: bytes(r.owner_kid), key: bytes(r.owner_key), since: r.since, until: r.until, via: r.via };
@@ -37,9 +37,14 @@ export class OwnerTable {
   }
 
   /** Makes `kid`/`key` the current owner, ending the previous ownership if any. */
-  set(did: string, kid: Uint8Array, key: Uint8Array, at: number, via: "claim" | "transfer"): void {
+  set(did: string, kid: Uint8Array, key: Uint8Array, at: number, via: "claim" | "transfer" | "reset"): void {
     this.#end.run(at, did);
     this.#add.run(did, blob(kid), blob(key), at, via);
+  }
+
+  /** Ends the current ownership, if any (an authority's reset-owner); true if there was one. */
+  end(did: string, at: number): boolean {
+    return this.#end.run(at, did).changes > 0;
   }
 
   history(did: string): Owner[] {

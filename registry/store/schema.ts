@@ -150,4 +150,45 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX pending_hellos_at ON pending_hellos(at);
   `,
+  // 4: ownership abuse resistance (PROTOCOL.md §6.2): claim codes, and owners set by an
+  // authority's reset-owner (via 'reset'; SQLite cannot alter a CHECK, so the table is rebuilt).
+  `
+  -- Claim codes: issued to one owner key for one IMEI, single use, expiring.
+  CREATE TABLE claim_codes (
+    code       TEXT PRIMARY KEY CHECK (length(code) = 10),  -- canonical form (protocol/claim-code.ts)
+    owner_kid  BLOB NOT NULL,
+    imei       TEXT NOT NULL CHECK (length(imei) = 15),
+    issued_at  INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER                                      -- set by the claim that consumed it
+  ) WITHOUT ROWID;
+  CREATE INDEX claim_codes_expires ON claim_codes(expires_at);
+
+  -- Ownership resets by a pinned authority (reset-owner): with a new owner, or a release.
+  CREATE TABLE owner_resets (
+    id            INTEGER PRIMARY KEY,
+    did           TEXT NOT NULL REFERENCES devices(did),
+    at            INTEGER NOT NULL,
+    authority_kid BLOB NOT NULL,
+    new_owner_kid BLOB,                                      -- NULL: a release (claimable again)
+    reason        TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX owner_resets_did ON owner_resets(did);
+
+  CREATE TABLE owners_v4 (
+    id         INTEGER PRIMARY KEY,
+    did        TEXT NOT NULL REFERENCES devices(did),
+    owner_kid  BLOB NOT NULL,
+    owner_key  BLOB NOT NULL,
+    since      INTEGER NOT NULL,
+    until      INTEGER,
+    via        TEXT NOT NULL CHECK (via IN ('claim', 'transfer', 'reset'))
+  );
+  INSERT INTO owners_v4 (id, did, owner_kid, owner_key, since, until, via)
+    SELECT id, did, owner_kid, owner_key, since, until, via FROM owners;
+  DROP TABLE owners;
+  ALTER TABLE owners_v4 RENAME TO owners;
+  CREATE UNIQUE INDEX owners_current ON owners(did) WHERE until IS NULL;
+  CREATE INDEX owners_kid ON owners(owner_kid);
+  `,
 ];

@@ -17,7 +17,6 @@ import { SimulatedHandset } from "../../agent/enforcement.js";
 import { provisionDevice } from "../../agent/factory.js";
 import type { Logger } from "../../agent/log.js";
 import { mqttTransport } from "../../agent/mqtt-link.js";
-import { claimNonce } from "../../protocol/messages.js";
 import { DeviceSession } from "../../agent/session.js";
 import { TrustedApp } from "../../agent/trusted-app.js";
 import { Registry } from "../../registry/registry.js";
@@ -124,8 +123,11 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
     // The owner claims the handsets to be reported, each with its own proof.
     const picked = pick(devices, samples);
     for (const d of picked) {
-      const proof = (await DeviceSession.boot(d.folder, module, { commit: false })).attest(claimNonce(owner.publicKey));
-      const a = await http.send(buildRequest(owner.signer, { type: "claim", imei: d.imei, key: owner.coseKey, proof }, registryKey.kid));
+      const c = await http.send(buildRequest(owner.signer, { type: "claim-code", imei: d.imei, key: owner.coseKey }, registryKey.kid));
+      if (c.status !== 200) throw new Error(`claim code for ${d.imei} refused: ${JSON.stringify(c.body)}`);
+      const code = String(c.body.code);
+      const proof = (await DeviceSession.boot(d.folder, module, { commit: false })).claimProof(code);
+      const a = await http.send(buildRequest(owner.signer, { type: "claim", imei: d.imei, key: owner.coseKey, code, proof }, registryKey.kid));
       if (a.status !== 200) throw new Error(`claim of ${d.imei} refused: ${JSON.stringify(a.body)}`);
     }
 

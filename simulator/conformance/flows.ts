@@ -114,10 +114,30 @@ export async function refused(s: Session, req: string, signer: Signer, input: Re
   return String(a.body.code);
 }
 
-/** The owner claims the handset with the handset's own proof (PROTOCOL §6.2, REQ-RG-01). */
+/**
+ * The owner asks the registry for a claim code (PROTOCOL §6.2); the code, or undefined when the
+ * registry refuses to issue one (e.g. for a clone-suspect or already claimed IMEI).
+ */
+export async function claimCode(s: Session, h: Handset, owner: SigningKey): Promise<string | undefined> {
+  const a = await request(s, owner.signer, { type: "claim-code", imei: h.imei, key: owner.coseKey });
+  return a.status === 200 && a.body.ok === true && typeof a.body.code === "string" ? a.body.code : undefined;
+}
+
+/**
+ * A claim request as the owner sends it: a fresh claim code, typed on the handset, and the proof
+ * the handset made for it. When no code is issued, a well-formed code nobody was given is used
+ * (the claim is then refused, which is what a caller expecting a refusal checks).
+ */
+export async function claimRequest(s: Session, h: Handset, owner: SigningKey): Promise<RequestInput> {
+  const code = (await claimCode(s, h, owner)) ?? "00000-00000";
+  return { type: "claim", imei: h.imei, key: owner.coseKey, code, proof: await h.claimProof(code) };
+}
+
+/** The owner claims the handset with a fresh claim code and the handset's proof for it (PROTOCOL §6.2, REQ-RG-01). */
 export async function claim(s: Session, h: Handset, owner: SigningKey): Promise<void> {
-  const proof = await h.claimProof(owner.publicKey);
-  await accepted(s, "REQ-RG-01", owner.signer, { type: "claim", imei: h.imei, key: owner.coseKey, proof });
+  const code = await claimCode(s, h, owner);
+  s.check("REQ-RG-01", code !== undefined, `the registry issued no claim code for ${h.imei}`);
+  await accepted(s, "REQ-RG-01", owner.signer, { type: "claim", imei: h.imei, key: owner.coseKey, code: code!, proof: await h.claimProof(code!) });
 }
 
 /** The next command the device's topic carries after `from` (as the registry published it). */

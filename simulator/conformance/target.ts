@@ -85,8 +85,11 @@ export interface Handset {
   screen(): Screen;
   /** Every enforcement action since provisioning, oldest first. */
   enforcement(): readonly EnforcementRecord[];
-  /** The handset's attestation for an owner's claim (PROTOCOL §6.2): the phone's "hand over" screen. */
-  claimProof(ownerPublicKey: Uint8Array): Promise<Uint8Array>;
+  /**
+   * The user types a claim code on the handset (PROTOCOL §6.2): the handset's registration-purpose
+   * attestation (EAT intuse 2) for that code, a local, user-present action, never a network one.
+   */
+  claimProof(code: string): Promise<Uint8Array>;
   /** Recovery-menu factory reset: wipes user data, then boots. */
   factoryReset(): Promise<void>;
   writeUserData(name: string, data: Uint8Array): Promise<void>;

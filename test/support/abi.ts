@@ -19,7 +19,7 @@ export const IDENTITY_FUNCTIONS: Readonly<Record<string, number>> = {
   boot: 3,
   provision: 4,
   device_public: 0,
-  attest: 2,
+  attest: 3,
   sealed_state: 0,
   lock_state: 0,
 };

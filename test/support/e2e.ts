@@ -20,7 +20,6 @@ import { SimulatedHandset } from "../../agent/enforcement.js";
 import { provisionFolder } from "../../agent/factory.js";
 import { MemoryLogger } from "../../agent/log.js";
 import { mqttTransport, type Transport } from "../../agent/mqtt-link.js";
-import { claimNonce } from "../../protocol/messages.js";
 import { DeviceSession, type SessionView } from "../../agent/session.js";
 import { RegistryClient, type HttpAnswer } from "../../registry/client.js";
 import { loadSigningKey, signingKey, writeKeyPair, type SigningKey } from "../../registry/keys.js";
@@ -403,10 +402,10 @@ export class Handset {
     return this.connects.filter((c) => c.boot === this.boots);
   }
 
-  /** The handset's claim proof for an owner key (read-only boot: nothing on disk changes). */
-  async claimProof(ownerPublic: Uint8Array): Promise<Uint8Array> {
+  /** The handset's claim proof for a claim code typed on it (read-only boot: nothing on disk changes). */
+  async claimProof(code: string): Promise<Uint8Array> {
     const s = await DeviceSession.boot(this.folder, this.world.module, { commit: false });
-    return s.attest(claimNonce(ownerPublic));
+    return s.claimProof(code);
   }
 
   /** The TA's persisted state on disk (sealed blob and replay-protected counter), comparable. */
@@ -442,10 +441,17 @@ export class Owner {
     return registry.client.send(buildRequest(this.key.signer, r, registry.audience));
   }
 
-  /** Claims `handset` with the proof the handset makes for this owner's key. */
+  /** Asks the registry for a claim code for `handset` (undefined if refused). */
+  async claimCode(registry: RegistryProcess, handset: Handset): Promise<string | undefined> {
+    const a = await this.send(registry, { type: "claim-code", imei: handset.imei, key: this.key.coseKey });
+    return a.status === 200 ? String(a.body.code) : undefined;
+  }
+
+  /** Claims `handset`: a claim code, typed on the handset, and the proof it makes for it. */
   async claim(registry: RegistryProcess, handset: Handset): Promise<HttpAnswer> {
-    const proof = await handset.claimProof(this.key.publicKey);
-    return this.send(registry, { type: "claim", imei: handset.imei, key: this.key.coseKey, proof });
+    const code = (await this.claimCode(registry, handset)) ?? "00000-00000";
+    const proof = await handset.claimProof(code);
+    return this.send(registry, { type: "claim", imei: handset.imei, key: this.key.coseKey, code, proof });
   }
 }
 

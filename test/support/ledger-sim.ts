@@ -9,7 +9,7 @@ import { Registry, type RegistryOptions } from "../../registry/registry.js";
 import { signingKey, type SigningKey } from "../../registry/keys.js";
 import type { LedgerOptions } from "../../registry/ledger/ledger.js";
 import { buildRequest, type RequestInput } from "../../registry/request-codec.js";
-import { claimNonce } from "../../registry/device-proof.js";
+import { claimWithCode } from "./claim.js";
 import { OEM, SimDevice, getJson, postCose, refHandset, startBroker, tempDir, waitFor, type Broker } from "./registry-sim.js";
 
 export interface Member {
@@ -156,7 +156,7 @@ export async function ownedHandset(_f: Federation, home: Member): Promise<{ imei
   await device.connect();
   await waitFor(() => home.registry.store.devices.get(device.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
-  const r = await send(home, owner, { type: "claim", imei: hs.ta.id.imei, key: owner.coseKey, proof: hs.ta.attest(claimNonce(owner.coseKey)) });
+  const r = await claimWithCode((r) => send(home, owner, r), owner, hs.ta, hs.ta.id.imei);
   if (r.status !== 200) throw new Error(`claim refused: ${JSON.stringify(r.body)}`);
   return { imei: hs.ta.id.imei, owner, device };
 }

@@ -107,6 +107,8 @@ export interface ReferenceTokenInput {
   readonly bootcount: number;
   /** Host-reported digest (content type 65000); omitted when absent or empty. */
   readonly measurement?: Uint8Array;
+  /** intuse (RFC 9711 §4.3.3), default 1 (generic). */
+  readonly intuse?: number;
   readonly lockState: number;
   readonly lastSeq: number;
   /** 1 = TAMPERED: identity claims omitted, lock_state reported as 2. */
@@ -134,6 +136,7 @@ export function referenceClaimEntries(i: ReferenceTokenInput): [Uint8Array, Uint
   e.push([int(263), int(i.dbgstat)]);
   e.push([int(265), tstr("https://antitheft.dev/eat/v1")]);
   if (!tampered) e.push([int(267), int(i.bootcount)]);
+  e.push([int(268), int(i.intuse ?? 1)]);
   if (i.measurement !== undefined && i.measurement.length > 0) e.push([int(273), array(array(int(65000), bstr(i.measurement)))]);
   e.push([int(-65537), int(tampered ? 2 : i.lockState)]);
   e.push([int(-65538), int(i.lastSeq)]);

@@ -75,7 +75,7 @@ export interface SimTa {
   readonly lockState: number;
   readonly lastSeq: number;
   readonly tampered: boolean;
-  attest(nonce: Uint8Array, measurement?: Uint8Array): Uint8Array;
+  attest(nonce: Uint8Array, measurement?: Uint8Array, purpose?: number): Uint8Array;
   /** PROTOCOL.md §5: 0 = applied, < 0 = refused (state unchanged). */
   applyCommand(cmd: Uint8Array): number;
 }
@@ -107,8 +107,9 @@ export class RefTa implements SimTa {
     this.publicKey = publicFromSeed(deviceSeed(huk));
   }
 
-  attest(nonce: Uint8Array, measurement?: Uint8Array): Uint8Array {
+  attest(nonce: Uint8Array, measurement?: Uint8Array, purpose = 1): Uint8Array {
     return buildReferenceToken({
+      intuse: purpose,
       huk: this.huk,
       nonce,
       imei: this.id.imei,
@@ -356,8 +357,8 @@ export class RealTa implements SimTa {
   get tampered(): boolean {
     return this.dev.lockState().taState === TA_STATE.TAMPERED;
   }
-  attest(nonce: Uint8Array, measurement?: Uint8Array): Uint8Array {
-    return this.dev.attest(nonce, measurement);
+  attest(nonce: Uint8Array, measurement?: Uint8Array, purpose?: number): Uint8Array {
+    return this.dev.attest(nonce, measurement, purpose);
   }
   applyCommand(cmd: Uint8Array): number {
     try {

@@ -7,7 +7,9 @@ import { equalBytes } from "../../../attestation/bytes.js";
 import { DeviceTA, sealedBlobVersion, TA_STATE } from "../../../agent/device-ta.js";
 import type { Enforcer } from "../../../agent/enforcement.js";
 import type { Link, Transport } from "../../../agent/mqtt-link.js";
-import { decodeChallenge, parseDeviceTopic, peekCommand } from "../../../protocol/messages.js";
+import { decodeAttestation, decodeChallenge, encodeAttestation, parseDeviceTopic, peekCommand } from "../../../protocol/messages.js";
+import { decodeSign1 } from "../../../attestation/cose/sign1.js";
+import { decodeTokenClaims } from "../../../attestation/eat/claims.js";
 import type { DeviceStorage, MemoryStorage } from "../../../agent/storage.js";
 import { TrustedApp } from "../../../agent/trusted-app.js";
 import { VirtualHandsetDriver, type HandsetHooks, type VirtualHandset } from "../../handset.js";
@@ -164,3 +166,45 @@ export const crashesOnGarbage: Variant = (b) =>
       return wrapped;
     },
   }));
+
+/**
+ * An agent that, besides its generic answer, also sends a registration-purpose token (EAT
+ * intuse 2) for every challenge it receives: a host that lets the network obtain claim proofs.
+ */
+export const registersOnChallenge: Variant = (b) => {
+  const extra = new WeakMap<VirtualHandset, Map<string, Uint8Array>>(); // by nonce (hex)
+  return new FaultyDriver(b, "an agent that answers challenges with registration tokens too", () => ({
+    createTa(module, h) {
+      const ta = TrustedApp.fromModule(module);
+      return {
+        call(name, args, input) {
+          if (name === "attest" && args.length === 3) {
+            const reg = ta.call(name, [args[0]!, args[1]!, 2], input);
+            if (reg.status >= 0 && input) (extra.get(h) ?? extra.set(h, new Map()).get(h)!).set(toHex(input.subarray(0, args[0]!)), reg.output);
+          }
+          return ta.call(name, args, input);
+        },
+      };
+    },
+    wrapTransport: (t, h) => async (options, handlers) => {
+      const link = await t(options, handlers);
+      return {
+        get sessionPresent() {
+          return link.sessionPresent;
+        },
+        async publish(topic, payload, o) {
+          // The registration token goes first, so it is on the wire before the generic answer.
+          const reg = parseDeviceTopic(topic)?.kind === "attestation" ? extra.get(h)?.get(toHex(decodeAttestationNonce(payload))) : undefined;
+          if (reg) await link.publish(topic, encodeAttestation({ token: reg }), o);
+          await link.publish(topic, payload, o);
+        },
+        subscribe: (topics) => link.subscribe(topics),
+        end: (g) => link.end(g),
+      };
+    },
+  }));
+};
+
+function decodeAttestationNonce(payload: Uint8Array): Uint8Array {
+  return decodeTokenClaims(decodeSign1(decodeAttestation(payload).token).payload).nonce;
+}

@@ -349,3 +349,11 @@ export const federationHangsUp: RegistryCustomizer = {
     },
   }),
 };
+
+/** Lifting the last flag leaves the phone locked (WHITELISTED on the network, locked in hand). */
+export const clearLeavesLocked: RegistryCustomizer = {
+  name: "a registry whose clear leaves the phone locked",
+  patch(r) {
+    r.store.commands.latestStateChange = () => undefined;
+  },
+};

@@ -9,7 +9,7 @@ import type { Scenario } from "../scenario.js";
 import { sleep, type Session } from "../session.js";
 import type { Handset } from "../target.js";
 import {
-  accepted, checkProof, claim, enrol, expectStatus, lockAndConfirm, nextCommand, pendingCommand, refused, result, screenNow, staysStatus, statusNow,
+  accepted, checkProof, claim, claimRequest, enrol, expectStatus, lockAndConfirm, nextCommand, pendingCommand, refused, result, screenNow, staysStatus, statusNow,
 } from "../flows.js";
 import { CONTACT, MESSAGE, stolen } from "./lifecycle.js";
 
@@ -81,14 +81,15 @@ export const forgedRequests: Scenario = {
   title: "Forged, replayed and unauthorised requests",
   reqs: ["REQ-SEC-06", "REQ-RG-01", "REQ-RG-02"],
   description:
-    "A stranger tries to claim a handset with a proof made for someone else's key; a stolen report with a broken signature, one signed by a stranger and one with a stale timestamp are sent; the owner's own accepted stolen report is replayed after the phone was found. Every one is refused and the status does not move. Then an authority flags the phone: the owner's found report cannot clear it, a stranger's clear is refused, the authority's clear is accepted.",
+    "A stranger tries to claim a handset with the claim code and proof issued to someone else's key; a stolen report with a broken signature, one signed by a stranger and one with a stale timestamp are sent; the owner's own accepted stolen report is replayed after the phone was found. Every one is refused and the status does not move. Then an authority flags the phone: the owner's found report cannot clear it, a stranger's clear is refused, the authority's clear is accepted.",
   needs: ["authority"],
   async run(s: Session) {
     const h = await s.handset();
     await enrol(s, h);
     const owner = s.owner();
     const stranger = s.owner();
-    await refused(s, "REQ-RG-01", stranger.signer, { type: "claim", imei: h.imei, key: stranger.coseKey, proof: await h.claimProof(owner.publicKey) }, "a claim with a proof made for another key");
+    const theirs = await claimRequest(s, h, owner); // the owner's code and proof, never sent
+    await refused(s, "REQ-RG-01", stranger.signer, { ...theirs, key: stranger.coseKey }, "a claim with a code and proof issued to another key");
     await claim(s, h, owner);
 
     const good = buildRequest(owner.signer, { type: "report-stolen", imei: h.imei, ...TEXT }, kidOfPublic(s.target.registryPublic));

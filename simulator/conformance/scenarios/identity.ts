@@ -6,7 +6,7 @@ import { decodeAttestation, decodeHello } from "../../../protocol/messages.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
 import type { Handset } from "../target.js";
-import { enrol, expectStatus, refused, screenNow } from "../flows.js";
+import { claimRequest, enrol, expectStatus, refused, screenNow } from "../flows.js";
 import { checkToken, stolen } from "./lifecycle.js";
 
 /** A measurement no registry accepts (a repackaged agent). */
@@ -27,7 +27,7 @@ export const clone: Scenario = {
     await expectStatus(s, "REQ-ID-03", a.imei, "GREYLISTED");
     s.step("second key for the IMEI: GREYLISTED");
     const owner = s.owner();
-    await refused(s, "REQ-ID-03", owner.signer, { type: "claim", imei: a.imei, key: owner.coseKey, proof: await a.claimProof(owner.publicKey) }, "a claim on a clone-suspect IMEI");
+    await refused(s, "REQ-ID-03", owner.signer, await claimRequest(s, a, owner), "a claim on a clone-suspect IMEI");
     s.step("claim refused");
   },
 };
