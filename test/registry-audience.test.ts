@@ -34,7 +34,7 @@ test("a request signed for another registry, or for none, is refused with E_AUDI
   }
   assert.equal(h.registry.store.owners.current(d.did), undefined, "a request for another registry was applied here");
   assert.equal(h.log.named("request.refused").filter((e) => e.code === "E_AUDIENCE").length, 2);
-  const ok = await post(claim, h.registryKey.kid);
+  const ok = await claimWithCode((r) => post(r, h.registryKey.kid), owner, hs.ta, hs.ta.id.imei);
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   const stolen = await post({ type: "report-stolen", imei: hs.ta.id.imei }, elsewhere);
   assert.equal(stolen.body.code, "E_AUDIENCE");

@@ -38,7 +38,7 @@ test("100 replayed hellos for one device: at most two distinct nonces, fewer cha
 });
 
 test("a signer over its request budget gets 429 E_RATE_LIMITED and changes nothing; another signer is unaffected", async (t) => {
-  const h = await startHarness({ rateLimits: { owner: { burst: 3, perSecond: 0.001 } } });
+  const h = await startHarness({ rateLimits: { owner: { burst: 4, perSecond: 0.001 } } });
   t.after(() => h.close());
   const hs = h.handset();
   const d = h.device(hs);
@@ -46,7 +46,7 @@ test("a signer over its request budget gets 429 E_RATE_LIMITED and changes nothi
   await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
   const owner = signingKey(generateEd25519().privateKey);
   const post = (r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(owner.signer, r, h.registryKey.kid));
-  assert.equal((await claimWithCode(post, owner, hs.ta, hs.ta.id.imei)).status, 200);
+  assert.equal((await claimWithCode(post, owner, hs.ta, hs.ta.id.imei)).status, 200); // claim-code and claim: two requests
   assert.equal((await post({ type: "report-lost", imei: hs.ta.id.imei })).status, 200);
   assert.equal((await post({ type: "found", imei: hs.ta.id.imei })).status, 200);
   const over = await post({ type: "report-stolen", imei: hs.ta.id.imei });
