@@ -1,4 +1,4 @@
-// The device agent (issue 4; docs/PROTOCOL.md): the handset-side process between the TA, the
+// The device agent (docs/PROTOCOL.md): the handset-side process between the TA, the
 // platform (an Enforcer) and the registry (over MQTT).
 //
 // Boot order: boot the TA with the fuse, stored blob and counter; persist the new blob (bootcount);

@@ -1,5 +1,5 @@
-// The typed host view of the TA's identity, sealed-state and attestation exports (issue 3;
-// docs/ABI.md, "Identity and attestation") and of signed commands (issue 4, "Commands"). One
+// The typed host view of the TA's identity, sealed-state and attestation exports
+// (docs/ABI.md, "Identity and attestation") and of signed commands ("Commands"). One
 // DeviceTA = one TA instance = one boot of one device: a reboot is a new instance. The TA is the
 // authority on every rule (IMEI check digits, nonce sizes, states, command signatures); this
 // class only checks argument types and lays the inputs out, and turns a negative status into a
@@ -30,7 +30,7 @@ export const HUK_BYTES = 32;
 export const SEALED_BLOB_BYTES = 422;
 /** Offset of the blob's version (u32 LE), the value the host's replay-protected counter takes. */
 export const SEALED_VERSION_OFFSET = 8;
-/** Bytes of the lock_state record's fixed part (issue 3). */
+/** Bytes of the lock_state record's fixed part. */
 export const LOCK_RECORD_BYTES = 16;
 /** Most bytes of a lock-screen message / contact number (PROTOCOL.md §5; UTF-8 bytes). */
 export const LOCK_MESSAGE_MAX_BYTES = 128;
@@ -168,7 +168,7 @@ export class DeviceTA {
   }
 
   /**
-   * lock_state: the decoded record - 16 fixed bytes, then (issue 4) message_len u8, contact_len
+   * lock_state: the decoded record - 16 fixed bytes, then message_len u8, contact_len
    * u8, the message and the contact (UTF-8; the TA accepts only valid UTF-8 in commands).
    */
   lockState(): LockRecord {

@@ -1,4 +1,4 @@
-// Factory provisioning of a simulated handset (issue 3): burn the fuse (HUK), boot the TA,
+// Factory provisioning of a simulated handset: burn the fuse (HUK), boot the TA,
 // provision the identity once, seal, and have the OEM endorse the device key.
 // Everything is computed in memory first (the TA refuses a bad IMEI before anything is written);
 // then the files are written in an order where an interrupted run still counts as provisioned

@@ -13,7 +13,7 @@ export const TA_ERRORS = {
   ERR_LENGTH: { code: -1, text: "a length argument is negative, or the inputs do not fit in the I/O buffer" },
   ERR_RANGE: { code: -2, text: "an argument is outside the range the function supports (e.g. HKDF out_len > 255*64)" },
   ERR_MALFORMED: { code: -3, text: "the input bytes are malformed" },
-  // -10 .. -29: identity, provisioning, sealed state, attestation (issue 3)
+  // -10 .. -29: identity, provisioning, sealed state, attestation
   ERR_NOT_BOOTED: { code: -10, text: "the call needs `boot` first" },
   ERR_ALREADY_BOOTED: { code: -11, text: "`boot` was already called on this instance (a reboot is a new instance)" },
   ERR_ALREADY_PROVISIONED: { code: -12, text: "the device is already provisioned; provisioning is write-once and nothing changed" },
@@ -30,7 +30,7 @@ export const TA_ERRORS = {
   ERR_COUNTER: { code: -23, text: "the replay-protected counter passed to `boot` is negative" },
   ERR_DBGSTAT: { code: -24, text: "the dbgstat passed to `boot` is not 0..4 (RFC 9711 §4.2.9)" },
   ERR_PURPOSE: { code: -25, text: "the intended use passed to `attest` is not 1..5 (EAT intuse, RFC 9711 §4.3.3)" },
-  // -30 .. -49: signed commands (issue 4)
+  // -30 .. -49: signed commands
   ERR_CMD_MALFORMED: { code: -30, text: "the command is not the COSE_Sign1 of PROTOCOL.md §5 (CBOR, shape, types, sizes, extra bytes)" },
   ERR_CMD_ALG: { code: -31, text: "the command's protected header is not exactly {1: -8} (alg EdDSA and nothing else)" },
   ERR_CMD_ACTION: { code: -32, text: "the command's action is not 1 (lock), 2 (unlock) or 3 (show message)" },

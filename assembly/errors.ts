@@ -1,9 +1,9 @@
 // Every status code the Trusted App returns, in one place (see docs/ABI.md, "Error codes").
 // A function returns >= 0 (the length of its output in the I/O buffer) or one of these.
 // Codes are stable: never renumber, only append. Ranges:
-//   -1 .. -9    ABI and argument errors (issue 2)
-//   -10 .. -29  identity, provisioning, sealed state, attestation (issue 3)
-//   -30 .. -49  signed commands (issue 4)
+//   -1 .. -9    ABI and argument errors
+//   -10 .. -29  identity, provisioning, sealed state, attestation
+//   -30 .. -49  signed commands
 
 /** A length argument is negative, or the inputs do not fit in the I/O buffer. */
 export const ERR_LENGTH: i32 = -1;
@@ -12,7 +12,7 @@ export const ERR_RANGE: i32 = -2;
 /** The input bytes are malformed. */
 export const ERR_MALFORMED: i32 = -3;
 
-// -10 .. -29: identity, provisioning, sealed state, attestation (issue 3; docs/ABI.md).
+// -10 .. -29: identity, provisioning, sealed state, attestation (docs/ABI.md).
 /** The call needs `boot` first. */
 export const ERR_NOT_BOOTED: i32 = -10;
 /** `boot` was already called on this instance (a reboot is a new instance). */
@@ -46,7 +46,7 @@ export const ERR_DBGSTAT: i32 = -24;
 /** The intended use passed to `attest` is not 1..5 (EAT intuse, RFC 9711 §4.3.3). */
 export const ERR_PURPOSE: i32 = -25;
 
-// -30 .. -49: signed commands (issue 4; apply_command, docs/ABI.md "Commands").
+// -30 .. -49: signed commands (apply_command, docs/ABI.md "Commands").
 /** The command is not the COSE_Sign1 of PROTOCOL.md §5 (CBOR, shape, types, sizes, extra bytes). */
 export const ERR_CMD_MALFORMED: i32 = -30;
 /** The command's protected header is not exactly {1: -8} (alg EdDSA and nothing else). */

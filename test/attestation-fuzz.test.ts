@@ -1,4 +1,4 @@
-// Mutation fuzzing of the whole chain (issue 3, Tests): >= 10,000 mutated tokens and
+// Mutation fuzzing of the whole chain (docs/ATTESTATION.md): >= 10,000 mutated tokens and
 // endorsements per run, every one refused with an AttestationError whose code is in the table;
 // none crashes, none is accepted.
 import { test } from "node:test";

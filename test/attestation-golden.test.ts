@@ -1,4 +1,4 @@
-// The TA's golden tokens (test/vectors/identity-golden.json, issue 3) against attestation/:
+// The TA's golden tokens (test/vectors/identity-golden.json) against attestation/:
 // the test-tree reference builder (written from contract C2 alone) must give the same bytes,
 // and the verifier must accept each token under the golden device key.
 import { test } from "node:test";

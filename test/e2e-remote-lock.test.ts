@@ -1,4 +1,4 @@
-// Remote lock, end to end (issue 4), with real components only: the release TA (build/ta.wasm),
+// Remote lock, end to end, with real components only: the release TA (build/ta.wasm),
 // factory-provisioned handsets on disk whose agents run SimulatedHandset enforcers, the registry
 // as a child process (`antitheft registry`: SQLite in a temp folder, HTTP on a loopback port),
 // and a real broker. The same suite runs unchanged against aedes (MQTT 3.1.1), Mosquitto with

@@ -1,4 +1,4 @@
-// Registry workers behind an MQTT 5 shared subscription (issue 5; docs/CONFORMANCE.md "Registry
+// Registry workers behind an MQTT 5 shared subscription (docs/CONFORMANCE.md "Registry
 // workers with MQTT 5 shared subscriptions"): several registries on ONE SQLite file subscribe as
 // `$share/<group>/at/v1/d/+/...` on a real Mosquitto, which hands each message to one of them
 // round robin, whoever published it. Challenges and hello endorsements live in the database

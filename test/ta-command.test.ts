@@ -1,4 +1,4 @@
-// Signed commands (issue 4; PROTOCOL.md §5, docs/ABI.md "Commands") against the release TA
+// Signed commands (PROTOCOL.md §5, docs/ABI.md "Commands") against the release TA
 // (build/ta.wasm) through agent/device-ta.ts. Valid commands come from the registry's own builder
 // (registry/commands.ts signCommand); malformed ones from an independent builder here that signs
 // whatever bytes it is given with the real registry key, so each refusal is for the reason under

@@ -5,7 +5,7 @@
 // secret-indexed table load) goes through the SAME check, which must flag both - so a green
 // result here means something.
 //
-// Identity (issue 3): the HUK is secret in every call of a whole host session - in the I/O
+// Identity: the HUK is secret in every call of a whole host session - in the I/O
 // buffer for boot, then where the TA keeps it in its own memory (the driver declassifies all
 // memory after each call, so every later call marks it again). Key derivation (first boot),
 // provisioning (the blob MAC), attest (signing) and apply_command (re-sealing) report zero
@@ -45,7 +45,7 @@ const bytes = (label: string, n: number) => {
 };
 const text = (s: string) => new TextEncoder().encode(s);
 
-// --- identity (issue 3): whole host sessions through agent/device-ta.ts, HUK secret throughout ---
+// --- identity: whole host sessions through agent/device-ta.ts, HUK secret throughout ---
 
 const MODULE = compileTa();
 const NONE = new Uint8Array(0);

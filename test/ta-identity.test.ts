@@ -1,5 +1,5 @@
 // Identity, sealed state and attestation of the release TA (build/ta.wasm) through
-// agent/device-ta.ts (issue 3; docs/ABI.md, "Identity and attestation"). Every refusal is shown
+// agent/device-ta.ts (docs/ABI.md, "Identity and attestation"). Every refusal is shown
 // with its code AND with the state it leaves behind (lock_state record, sealed_state bytes). Tokens
 // are checked three ways: signature with node:crypto and with @noble/curves over a Sig_structure
 // built from the token's own bytes, claims decoded with cbor-x, and byte equality with an

@@ -1,4 +1,4 @@
-// ABI v1 export for signed commands (docs/ABI.md, "Commands (issue 4)"; PROTOCOL.md §5).
+// ABI v1 export for signed commands (docs/ABI.md, "Commands"; PROTOCOL.md §5).
 import { applyCommand } from "../command/command";
 import { ERR_LENGTH, ERR_NOT_BOOTED, ERR_NOT_PROVISIONED, ERR_TAMPERED } from "../errors";
 import { fits, IO } from "../io";

@@ -1,5 +1,5 @@
 // ABI v1 exports for identity, sealed state and attestation (docs/ABI.md, "Identity and
-// attestation (issue 3)"). Inputs are read from the static I/O buffer, outputs written back at
+// attestation"). Inputs are read from the static I/O buffer, outputs written back at
 // its start; every export returns the output length (>= 0) or an error code (< 0), and never
 // traps, whatever its arguments.
 import {
@@ -17,7 +17,7 @@ import {
 } from "../identity/state";
 import { buildToken, MEASUREMENT_MAX, NONCE_MAX, NONCE_MIN, PURPOSE_MAX, PURPOSE_MIN } from "../identity/token";
 
-/** Bytes of the lock_state() record's fixed part (issue 3); issue 4's lock screen follows. */
+/** Bytes of the lock_state() record's fixed part; the lock screen follows. */
 const LOCK_RECORD_LEN: i32 = 16;
 /** Where attest builds the token before moving it to the start of the I/O buffer. */
 const ATTEST_WORK: usize = 1024;
@@ -76,7 +76,7 @@ export function sealed_state(): i32 {
 /**
  * lock_state(): -> a record of 18 + message_len + contact_len bytes: lock_state u8, ta_state u8,
  * reserved u16 (0), last_seq u32 LE, bootcount u32 LE, version u32 LE (0 unless NORMAL), then
- * (issue 4) message_len u8, contact_len u8, the lock-screen message, the contact number (both
+ * message_len u8, contact_len u8, the lock-screen message, the contact number (both
  * empty unless NORMAL).
  */
 export function lock_state(): i32 {

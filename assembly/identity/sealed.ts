@@ -13,18 +13,18 @@
 //     7    1  hwmodel length (1..32)
 //     8    4  version (u32): the state version, compared with the replay-protected counter
 //    12    4  bootcount (u32): boots since provisioning
-//    16    4  last_seq (u32): last accepted command sequence number, 0 = none (issue 4)
+//    16    4  last_seq (u32): last accepted command sequence number, 0 = none
 //    20    1  lock_state: 0 unlocked, 1 partially locked, 2 fully locked (LwM2M Object 8 res 0)
 //    21    1  registry key count (1..4)
-//    22    1  lock message length (0..128, issue 4)
-//    23    1  contact length (0..32, issue 4)
+//    22    1  lock message length (0..128)
+//    23    1  contact length (0..32)
 //    24   15  IMEI 1, ASCII digits
 //    39   15  IMEI 2, ASCII digits, or zeros
 //    54   16  oemid, zero padded
 //    70   32  hwmodel, zero padded
 //   102  128  registry Ed25519 public keys, 4 x 32, unused slots zero
-//   230  128  lock-screen message, UTF-8, zero padded (issue 4)
-//   358   32  contact number, zero padded (issue 4)
+//   230  128  lock-screen message, UTF-8, zero padded
+//   358   32  contact number, zero padded
 //   390   32  MAC = HMAC-SHA-512(seal key, bytes 0..390) truncated to 32 bytes
 //   422       end
 import { ctEqual } from "../crypto/ct";

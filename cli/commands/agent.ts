@@ -1,4 +1,4 @@
-// `antitheft agent`: runs a handset's device agent until SIGINT/SIGTERM (issue 4).
+// `antitheft agent`: runs a handset's device agent until SIGINT/SIGTERM.
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Command } from "../command.js";

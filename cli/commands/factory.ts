@@ -1,4 +1,4 @@
-// `antitheft factory provision`: creates a simulated handset folder at the factory (issue 3).
+// `antitheft factory provision`: creates a simulated handset folder at the factory.
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { parseImei } from "../../attestation/imei.js";

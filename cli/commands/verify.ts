@@ -1,5 +1,5 @@
 // `antitheft verify`: checks an attestation token with its endorsement against pinned OEM keys and
-// the expected nonce (issue 3), with the attestation library's verifier (attestation/verifier.ts).
+// the expected nonce, with the attestation library's verifier (attestation/verifier.ts).
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { OemRoots } from "../../attestation/endorsement.js";

@@ -1,6 +1,6 @@
 // events: the registry's append-only event log (triggers refuse UPDATE and DELETE).
 // Every state change appends here in the same transaction, so the log and the state never
-// disagree; issue 6 turns this log into an RFC 9162 Merkle tree.
+// disagree turns this log into an RFC 9162 Merkle tree.
 import type { Db, Stmt } from "./util.js";
 
 export type EventType =

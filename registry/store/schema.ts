@@ -9,7 +9,7 @@
 import { LEDGER_MIGRATION } from "../ledger/schema.js";
 
 export const MIGRATIONS: readonly string[] = [
-  // 1: the registry of issue 4.
+  // 1: the registry (docs/PROTOCOL.md).
   `
   CREATE TABLE devices (
     did            TEXT PRIMARY KEY CHECK (length(did) = 32),
@@ -109,7 +109,7 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX request_ids_at ON request_ids(at);
 
-  -- The append-only event log (issue 6 builds its Merkle tree over it). Never updated or deleted.
+  -- The append-only event log (docs/LEDGER.md builds its Merkle tree over it). Never updated or deleted.
   CREATE TABLE events (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     at     INTEGER NOT NULL,
@@ -125,7 +125,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
   `,
-  // 2: the tamper-evident ledger of issue 6 (registry/ledger/schema.ts).
+  // 2: the tamper-evident ledger (docs/LEDGER.md, registry/ledger/schema.ts).
   LEDGER_MIGRATION,
   // 3: challenges and pending hellos move from one worker's memory into the database, so several
   // registry workers behind an MQTT 5 shared subscription can each check any attestation

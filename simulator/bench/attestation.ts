@@ -1,4 +1,4 @@
-// Benchmark section "attestation" (issue 3): a whole attestation in the TA against a bare TA
+// Benchmark section "attestation": a whole attestation in the TA against a bare TA
 // signature, and the verifier's whole chain, measured interleaved in the same run.
 //   attest_per_s            DeviceTA.attest (agent/device-ta.ts) on a provisioned, rebooted
 //                           NORMAL device: 32-byte nonce, 32-byte host-reported measurement;
@@ -11,7 +11,7 @@
 //                           (as a relying party issues one per exchange); the tokens are made
 //                           before measuring. The verifier imports the endorsed device key
 //                           (publicKeyFromRaw) on every call; it is measured as it is.
-//   attest_cost_vs_sign     ta_sign_per_s_same_run / attest_per_s (issue 3's target: <= 1.15).
+//   attest_cost_vs_sign     ta_sign_per_s_same_run / attest_per_s (target: <= 1.15).
 import crypto from "node:crypto";
 import { DeviceTA, sealedBlobVersion } from "../../agent/device-ta.js";
 import { TrustedApp } from "../../agent/trusted-app.js";

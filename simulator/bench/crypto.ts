@@ -1,4 +1,4 @@
-// Benchmark section "crypto" (issue 2): the TA's Ed25519 and SHA-512 against node:crypto
+// Benchmark section "crypto": the TA's Ed25519 and SHA-512 against node:crypto
 // (OpenSSL) and @noble/curves, all measured in the same run on the same message sizes.
 import crypto from "node:crypto";
 import { statSync } from "node:fs";

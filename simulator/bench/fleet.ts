@@ -1,4 +1,4 @@
-// Benchmark section "fleet" (issue 5): how many virtual handsets one 2-core machine holds,
+// Benchmark section "fleet": how many virtual handsets one 2-core machine holds,
 // connected, enrolled and attested, what each costs in memory, and how fast a mass lock lands.
 // Set-up: the broker in its own process (Mosquitto when installed, else aedes in a child
 // process: simulator/broker-process.ts), the reference registry in this process's main thread

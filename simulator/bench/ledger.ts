@@ -1,4 +1,4 @@
-// Benchmark section "ledger" (issue 6), on real SQLite files (WAL):
+// Benchmark section "ledger", on real SQLite files (WAL):
 // - ledger_append_per_s: signed entries appended AND proved: entries are appended in batches of
 //   LEDGER_BATCH inside one transaction each (as the registry's group commit does, synchronous=FULL,
 //   so every batch is an fsync), a tree head is signed per batch, then every entry of the batch gets

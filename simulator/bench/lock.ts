@@ -1,4 +1,4 @@
-// Benchmark section "lock" (issue 4): owner report -> handset locked and its result received at
+// Benchmark section "lock": owner report -> handset locked and its result received at
 // the registry, with many handsets connected, all in this process: the embedded broker (aedes,
 // MQTT 3.1.1), the registry (SQLite in a temp folder, synchronous=FULL; HTTP on loopback) and
 // LOCK_DEVICES agents, each with its own TA instance of one compiled WebAssembly.Module, an
@@ -27,7 +27,7 @@ import { startEmbeddedBroker } from "../embedded-broker.js";
 import type { Figures } from "./crypto.js";
 import type { MeasureOptions } from "./measure.js";
 
-/** Handsets connected during the measurement (issue 4: at least 1,000). ANTITHEFT_BENCH_LOCK_DEVICES overrides. */
+/** Handsets connected during the measurement(at least 1,000). ANTITHEFT_BENCH_LOCK_DEVICES overrides. */
 export const LOCK_DEVICES = 1000;
 /** Give up on any one phase after this long. */
 const PHASE_TIMEOUT_MS = 300_000;

@@ -2,7 +2,7 @@
 // add exports add them here, and ta-abi.test.ts checks the module exports exactly this set.
 import { TA_ERRORS } from "../../agent/ta-errors.js";
 
-/** ABI v1 (issue 2): the I/O buffer and the known-answer crypto exports, with their arity. */
+/** ABI v1: the I/O buffer and the known-answer crypto exports, with their arity. */
 export const CRYPTO_FUNCTIONS: Readonly<Record<string, number>> = {
   io_ptr: 0,
   io_cap: 0,
@@ -14,7 +14,7 @@ export const CRYPTO_FUNCTIONS: Readonly<Record<string, number>> = {
   ed25519_verify: 1,
 };
 
-/** Identity and attestation exports (issue 3, docs/ABI.md "Identity and attestation"). */
+/** Identity and attestation exports (docs/ABI.md "Identity and attestation"). */
 export const IDENTITY_FUNCTIONS: Readonly<Record<string, number>> = {
   boot: 3,
   provision: 4,
@@ -24,7 +24,7 @@ export const IDENTITY_FUNCTIONS: Readonly<Record<string, number>> = {
   lock_state: 0,
 };
 
-/** Signed commands (issue 4, docs/ABI.md "Commands"). */
+/** Signed commands (docs/ABI.md "Commands"). */
 export const COMMAND_FUNCTIONS: Readonly<Record<string, number>> = {
   apply_command: 1,
 };

@@ -1,4 +1,4 @@
-// MQTT brokers for end-to-end suites (issue 4) and the conformance suite and fleets (issue 5):
+// MQTT brokers for end-to-end suites and the conformance suite and fleets:
 // - the embedded aedes broker (MQTT 3.1.1), in this process, on a free loopback TCP port;
 // - a real Mosquitto (MQTT 3.1.1 and 5): `mosquitto -c <own config in a temp dir>` on a free
 //   loopback port, waited for until it accepts connections, killed on stop.

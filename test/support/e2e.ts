@@ -1,4 +1,4 @@
-// End-to-end scaffolding (issue 4; reused by the conformance suite and fleets of issue 5): real
+// End-to-end scaffolding (reused by the conformance suite and fleets): real
 // components only. A "world" is a temp folder with the OEM, registry and authority keys (PEM
 // files, as the CLI writes them) and the compiled release TA; the registry runs as a child
 // process (`antitheft registry`, JSON logs, its SQLite file in the world) so it can be killed

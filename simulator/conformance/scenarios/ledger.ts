@@ -1,4 +1,4 @@
-// The shared tamper-evident ledger (issue 6, docs/LEDGER.md): the registry under test federates
+// The shared tamper-evident ledger (docs/LEDGER.md): the registry under test federates
 // with two member registries the suite plays (SimulatedPeer, registry/ledger/conformance.ts) on
 // the target's broker, and is read through its public ledger resources (LEDGER.md §6-7) and
 // TS 29.511 equipment status. The checks are registry/ledger/conformance.ts's, so these scenarios
