@@ -32,6 +32,7 @@ export const REGISTRY_ERRORS = {
   E_SEQ_EXHAUSTED: { status: 409, text: "the device's command sequence numbers are exhausted (2^32-1)" },
   // storage and configuration
   E_DB_VERSION: { status: 500, text: "the database schema is newer than this registry" },
+  E_DB: { status: 503, text: "the database is unreachable" },
   E_CONFIG: { status: 500, text: "the registry configuration is invalid" },
   E_INTERNAL: { status: 500, text: "an unexpected internal failure" },
   // abuse resistance

@@ -100,6 +100,7 @@ export class GroupCommit {
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
       this.#store.tx(() => {
+        outcomes.length = 0; // PostgreSQL may run the transaction again after a serialization failure
         for (const u of batch) {
           try {
             outcomes.push({ ok: true, value: this.#store.tx(u.work) }); // a savepoint

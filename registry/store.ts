@@ -6,6 +6,8 @@
 // docs/CONFORMANCE.md): every transaction starts with BEGIN IMMEDIATE, taking the write lock
 // up front, so writers queue on busy_timeout instead of failing a read-to-write upgrade with
 // SQLITE_BUSY (SQLite "WAL mode ... BEGIN IMMEDIATE"), and each sees the others' commits.
+// `open("postgres://...")` opens the same store on PostgreSQL instead (store/pg/, docs/STORAGE.md):
+// the same tables and statements, SERIALIZABLE transactions, one writer at a time.
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "./store/schema.js";
 import type { Db } from "./store/util.js";
@@ -20,6 +22,8 @@ import { ChallengeTable } from "./store/challenges.js";
 import { PendingHelloTable } from "./store/pending-hellos.js";
 import { EventLog } from "./store/events.js";
 import { RegistryError } from "./errors.js";
+import { PgDatabase } from "./store/pg/database.js";
+import { PG_MIGRATIONS, PG_SCHEMA_TABLE } from "./store/pg/schema.js";
 import type { PeerFlag } from "./ledger/flag-tables.js";
 
 export type { Device, AttestedState, LockState } from "./store/devices.js";
@@ -34,6 +38,9 @@ export { OPEN_STATUSES } from "./store/commands.js";
 
 /** The schema version this registry writes (PRAGMA user_version). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** True when `path` names a PostgreSQL database rather than a SQLite file. */
+export const isPostgresUrl = (path: string): boolean => /^postgres(?:ql)?:\/\//.test(path);
 
 export class Store {
   readonly db: Db;
@@ -66,8 +73,12 @@ export class Store {
     this.events = new EventLog(db);
   }
 
-  /** Opens (creating if needed) and migrates the database at `path` (":memory:" for scratch use). */
+  /**
+   * Opens (creating if needed) and migrates the database at `path` (":memory:" for scratch use),
+   * or the PostgreSQL database at a postgres:// URL.
+   */
   static open(path: string): Store {
+    if (isPostgresUrl(path)) return Store.#openPostgres(path);
     const db = new Database(path);
     try {
       db.pragma("busy_timeout = 5000"); // first: another worker may hold a lock while this one opens
@@ -80,6 +91,27 @@ export class Store {
       db.close();
       throw e;
     }
+  }
+
+  static #openPostgres(url: string): Store {
+    let db: PgDatabase;
+    try {
+      db = new PgDatabase(url);
+    } catch (e) {
+      throw new RegistryError("E_DB", `cannot connect to the PostgreSQL database: ${(e as Error).message}`);
+    }
+    try {
+      migrate(db, PG_MIGRATIONS, () => db.exec(PG_SCHEMA_TABLE));
+      return new Store(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  /** "postgres" when the store is on PostgreSQL, else "sqlite". */
+  get engine(): "sqlite" | "postgres" {
+    return this.db instanceof PgDatabase ? "postgres" : "sqlite";
   }
 
   /**
@@ -100,21 +132,24 @@ export class Store {
   }
 }
 
-function migrate(db: Db): void {
+function migrate(db: Db, migrations: readonly string[] = MIGRATIONS, prepare?: () => void): void {
   const version = (): number => db.pragma("user_version", { simple: true }) as number;
   const check = (have: number): void => {
-    if (have > MIGRATIONS.length) {
-      throw new RegistryError("E_DB_VERSION", `database schema version ${have} is newer than this registry's ${MIGRATIONS.length}`);
+    if (have > migrations.length) {
+      throw new RegistryError("E_DB_VERSION", `database schema version ${have} is newer than this registry's ${migrations.length}`);
     }
   };
-  check(version());
-  if (version() === MIGRATIONS.length) return;
+  if (!prepare) {
+    check(version());
+    if (version() === migrations.length) return;
+  }
   // Two workers starting on one new file: the write lock decides which migrates; the other
   // then reads the new version inside its own transaction and has nothing left to do.
   db.transaction(() => {
+    prepare?.(); // PostgreSQL: the version table, created under the writers' lock
     const have = version();
     check(have);
-    for (let v = have; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
-    db.pragma(`user_version = ${MIGRATIONS.length}`);
+    for (let v = have; v < migrations.length; v++) db.exec(migrations[v]!);
+    db.pragma(`user_version = ${migrations.length}`);
   }).immediate();
 }

@@ -13,7 +13,7 @@ export class LocalFlagTable {
   readonly #unpublished: Stmt;
 
   constructor(db: Db) {
-    this.#put = db.prepare("INSERT OR REPLACE INTO ledger_local_flags (flag, seq) VALUES (?, ?)");
+    this.#put = db.prepare("INSERT INTO ledger_local_flags (flag, seq) VALUES (?, ?) ON CONFLICT (flag) DO UPDATE SET seq = excluded.seq");
     this.#seq = db.prepare("SELECT seq FROM ledger_local_flags WHERE flag = ?").pluck();
     this.#unpublished = db.prepare(
       "SELECT id, did, imei, kind, raised_role AS role FROM flags WHERE cleared_at IS NULL AND id NOT IN (SELECT flag FROM ledger_local_flags) ORDER BY id",
@@ -63,7 +63,7 @@ export class PeerFlagTable {
   readonly #rows: Stmt;
 
   constructor(db: Db) {
-    this.#raise = db.prepare("INSERT OR IGNORE INTO ledger_peer_flags (subject, log, seq, kind, at) VALUES (?, ?, ?, ?, ?)");
+    this.#raise = db.prepare("INSERT INTO ledger_peer_flags (subject, log, seq, kind, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     this.#clear = db.prepare("UPDATE ledger_peer_flags SET cleared_seq = ? WHERE log = ? AND seq = ? AND cleared_seq IS NULL");
     // A log with an alarm (fork, entries that disagree with its heads) is not trusted to clear:
     // its flags stand until an operator resolves the alarm. Unknown or inconsistent data is never

@@ -29,7 +29,7 @@ export class LogTable {
   readonly #rename: Stmt;
 
   constructor(db: Db) {
-    this.#insert = db.prepare("INSERT OR IGNORE INTO ledger_logs (log_id, public_key, name, local) VALUES (?, ?, ?, ?)");
+    this.#insert = db.prepare("INSERT INTO ledger_logs (log_id, public_key, name, local) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
     this.#byLogId = db.prepare("SELECT * FROM ledger_logs WHERE log_id = ?");
     this.#byId = db.prepare("SELECT * FROM ledger_logs WHERE id = ?");
     this.#all = db.prepare("SELECT * FROM ledger_logs ORDER BY local DESC, id");
@@ -90,7 +90,7 @@ export class HeadTable {
 
   constructor(db: Db) {
     const cols = "h.size, h.root, h.ts, h.cose, l.log_id FROM ledger_heads h JOIN ledger_logs l ON l.id = h.log";
-    this.#add = db.prepare("INSERT OR IGNORE INTO ledger_heads (log, size, root, ts, cose, seen_at) VALUES (?, ?, ?, ?, ?, ?)");
+    this.#add = db.prepare("INSERT INTO ledger_heads (log, size, root, ts, cose, seen_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     this.#latest = db.prepare(`SELECT ${cols} WHERE h.log = ? ORDER BY h.size DESC, h.seen_at ASC LIMIT 1`);
     this.#atSize = db.prepare(`SELECT ${cols} WHERE h.log = ? AND h.size = ? ORDER BY h.seen_at`);
     this.#between = db.prepare(`SELECT ${cols} WHERE h.log = ? AND h.size > ? AND h.size <= ? ORDER BY h.size`);
@@ -143,7 +143,7 @@ export class AlarmTable {
   readonly #count: Stmt;
 
   constructor(db: Db) {
-    this.#add = db.prepare("INSERT OR IGNORE INTO ledger_alarms (log, code, size, first, second, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    this.#add = db.prepare("INSERT INTO ledger_alarms (log, code, size, first, second, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING");
     this.#list = db.prepare("SELECT a.*, l.log_id FROM ledger_alarms a JOIN ledger_logs l ON l.id = a.log ORDER BY a.id");
     this.#count = db.prepare("SELECT count(*) FROM ledger_alarms WHERE log = ?").pluck();
   }

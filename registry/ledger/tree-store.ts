@@ -15,7 +15,7 @@ export class TreeStore {
   readonly #nodes: Stmt;
 
   constructor(db: Db) {
-    this.#putEntry = db.prepare("INSERT OR IGNORE INTO ledger_entries (log, seq, cose) VALUES (?, ?, ?)");
+    this.#putEntry = db.prepare("INSERT INTO ledger_entries (log, seq, cose) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
     this.#entry = db.prepare("SELECT cose FROM ledger_entries WHERE log = ? AND seq = ?").pluck();
     this.#range = db.prepare("SELECT cose FROM ledger_entries WHERE log = ? AND seq >= ? AND seq < ? ORDER BY seq").pluck();
     this.#putNode = db.prepare("INSERT INTO ledger_nodes (log, level, idx, hash) VALUES (?, ?, ?, ?)");

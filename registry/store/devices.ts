@@ -80,12 +80,12 @@ export class DeviceTable {
          @bootcount, @lockState, @lastSeq, @tampered, @measurement)`,
     );
     this.#attested = db.prepare(
-      `UPDATE devices SET last_seen = max(last_seen, @at), last_attested = @at, bootcount = @bootcount,
+      `UPDATE devices SET last_seen = CASE WHEN last_seen > @at THEN last_seen ELSE @at END, last_attested = @at, bootcount = @bootcount,
          lock_state = @lockState, last_seq = @lastSeq, tampered = @tampered, measurement = @measurement
        WHERE did = @did`,
     );
-    this.#touch = db.prepare("UPDATE devices SET last_seen = max(last_seen, ?) WHERE did = ?");
-    this.#online = db.prepare("UPDATE devices SET online = ?, last_seen = max(last_seen, ?) WHERE did = ?");
+    this.#touch = db.prepare("UPDATE devices SET last_seen = CASE WHEN last_seen > @at THEN last_seen ELSE @at END WHERE did = @did");
+    this.#online = db.prepare("UPDATE devices SET online = @online, last_seen = CASE WHEN last_seen > @at THEN last_seen ELSE @at END WHERE did = @did");
     this.#agent = db.prepare("UPDATE devices SET agent = ? WHERE did = ?");
     this.#count = db.prepare("SELECT count(*) AS n FROM devices");
   }
@@ -125,11 +125,11 @@ export class DeviceTable {
   }
 
   touch(did: string, at: number): void {
-    this.#touch.run(at, did);
+    this.#touch.run({ at, did });
   }
 
   setOnline(did: string, online: boolean, at: number): void {
-    this.#online.run(online ? 1 : 0, at, did);
+    this.#online.run({ online: online ? 1 : 0, at, did });
   }
 
   setAgent(did: string, agent: string | null): void {

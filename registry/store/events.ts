@@ -45,7 +45,7 @@ export class EventLog {
   readonly #count: Stmt;
 
   constructor(db: Db) {
-    this.#append = db.prepare("INSERT INTO events (at, type, did, imei, party, detail) VALUES (?, ?, ?, ?, ?, ?)");
+    this.#append = db.prepare("INSERT INTO events (at, type, did, imei, party, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq");
     this.#list = db.prepare("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
     this.#count = db.prepare("SELECT count(*) AS n FROM events");
   }
@@ -53,7 +53,7 @@ export class EventLog {
   /** Appends an event; returns its sequence number. */
   append(e: NewEvent): number {
     const detail = JSON.stringify(e.detail ?? {});
-    return Number(this.#append.run(e.at, e.type, e.did ?? null, e.imei ?? null, e.party ?? null, detail).lastInsertRowid);
+    return (this.#append.get(e.at, e.type, e.did ?? null, e.imei ?? null, e.party ?? null, detail) as { seq: number }).seq;
   }
 
   /** Events after `afterSeq`, oldest first. */

@@ -69,7 +69,7 @@ export class FlagTable {
 
   constructor(db: Db) {
     this.#raise = db.prepare(
-      "INSERT INTO flags (did, imei, kind, raised_role, raised_kid, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO flags (did, imei, kind, raised_role, raised_kid, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
     );
     this.#active = db.prepare("SELECT * FROM flags WHERE did = ? AND cleared_at IS NULL ORDER BY id");
     this.#all = db.prepare("SELECT * FROM flags WHERE did = ? ORDER BY id");
@@ -81,7 +81,7 @@ export class FlagTable {
 
   /** Raises a flag and returns it. */
   raise(did: string, imei: string | null, kind: FlagKind, by: Party, reason: string, at: number): Flag {
-    const id = Number(this.#raise.run(did, imei, kind, by.role, blobOrNull(by.kid), reason, at).lastInsertRowid);
+    const id = (this.#raise.get(did, imei, kind, by.role, blobOrNull(by.kid), reason, at) as { id: number }).id;
     return toFlag(this.#get.get(id) as Row);
   }
 

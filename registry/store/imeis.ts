@@ -16,10 +16,10 @@ export class ImeiTable {
   readonly #endorse: Stmt;
 
   constructor(db: Db) {
-    this.#bind = db.prepare("INSERT OR IGNORE INTO imei_bindings (imei, did, slot, bound_at) VALUES (?, ?, ?, ?)");
+    this.#bind = db.prepare("INSERT INTO imei_bindings (imei, did, slot, bound_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
     this.#dids = db.prepare("SELECT did FROM imei_bindings WHERE imei = ? ORDER BY bound_at, did");
     this.#of = db.prepare("SELECT imei, did, slot, bound_at FROM imei_bindings WHERE did = ? ORDER BY slot, bound_at DESC, imei");
-    this.#endorse = db.prepare("INSERT OR IGNORE INTO endorsements (did, digest, endorsement, first_seen) VALUES (?, ?, ?, ?)");
+    this.#endorse = db.prepare("INSERT INTO endorsements (did, digest, endorsement, first_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING");
   }
 
   /** Binds an IMEI to a device; true when the pair is new. */

@@ -12,7 +12,7 @@ export class PendingHelloTable {
   readonly #purge: Stmt;
 
   constructor(db: Db) {
-    this.#put = db.prepare("INSERT OR REPLACE INTO pending_hellos (did, endorsement, at) VALUES (?, ?, ?)");
+    this.#put = db.prepare("INSERT INTO pending_hellos (did, endorsement, at) VALUES (?, ?, ?) ON CONFLICT (did) DO UPDATE SET endorsement = excluded.endorsement, at = excluded.at");
     this.#get = db.prepare("SELECT endorsement FROM pending_hellos WHERE did = ?").pluck();
     this.#remove = db.prepare("DELETE FROM pending_hellos WHERE did = ?");
     this.#purge = db.prepare("DELETE FROM pending_hellos WHERE at < ?");

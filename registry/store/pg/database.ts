@@ -1,0 +1,175 @@
+// PostgreSQL behind the registry's `Db` interface (store/util.ts): the same prepared statements
+// and nested transactions the tables use on SQLite (docs/STORAGE.md §2).
+// Transactions: the outermost is BEGIN ISOLATION LEVEL SERIALIZABLE, then (on PostgreSQL) a
+// transaction-scoped advisory lock that serialises the registry's writers as SQLite's write
+// lock does - one writer at a time, so the ledger's log has one writer (docs/LEDGER.md) and
+// PostgreSQL never has to abort one of them. Nested calls are savepoints. A serialization
+// failure or deadlock (SQLSTATE 40001, 40P01), at any statement or at COMMIT, rolls the whole
+// transaction back and runs it again (up to MAX_ATTEMPTS, with a short random pause): the only
+// outcome on CockroachDB, which has no advisory locks and runs every transaction SERIALIZABLE
+// (`lock: false`). Work inside a transaction must therefore be database work only (it is:
+// group-commit.ts).
+import type { Db, RunResult, Stmt, TxFn } from "../util.js";
+import { SyncPg, PgError } from "./sync-client.js";
+import { bind, translate, type Translated } from "./translate.js";
+
+/** The advisory lock key of the registry's writers ("antitheft" in ASCII, truncated). */
+const WRITER_LOCK = 0x616e7469746865;
+const MAX_ATTEMPTS = 10;
+/** LISTEN/NOTIFY channel of flag changes (docs/STORAGE.md §4). */
+export const FLAG_CHANNEL = "antitheft_flags";
+
+export interface PgOptions {
+  /** Serialise writers with pg_advisory_xact_lock (default true; false on CockroachDB). */
+  readonly lock?: boolean;
+}
+
+const RETRYABLE = new Set(["40001", "40P01"]);
+export const isRetryable = (e: unknown): boolean => e instanceof PgError && RETRYABLE.has(e.code ?? "");
+
+class PgStatement implements Stmt {
+  readonly #db: PgDatabase;
+  readonly #t: Translated;
+  #pluck = false;
+
+  constructor(db: PgDatabase, sql: string) {
+    this.#db = db;
+    this.#t = translate(sql);
+  }
+
+  pluck(toggle = true): this {
+    this.#pluck = toggle;
+    return this;
+  }
+
+  run(...args: unknown[]): RunResult {
+    return { changes: this.#db.query(this.#t.text, bind(this.#t, args)).rowCount };
+  }
+
+  get(...args: unknown[]): unknown {
+    const r = this.#db.query(this.#t.text, bind(this.#t, args));
+    const first = r.rows[0];
+    if (first === undefined) return undefined;
+    return this.#pluck ? first[r.fields[0]!] : first;
+  }
+
+  all(...args: unknown[]): unknown[] {
+    const r = this.#db.query(this.#t.text, bind(this.#t, args));
+    return this.#pluck ? r.rows.map((row) => row[r.fields[0]!]) : r.rows;
+  }
+}
+
+export class PgDatabase implements Db {
+  readonly #pg: SyncPg;
+  readonly #lock: boolean;
+  #depth = 0;
+  /** Set when a statement of the open transaction hit a serialization failure: it must be run again. */
+  #doomed: PgError | undefined;
+  /** Transactions run again after a serialization failure (for tests and benchmarks). */
+  retries = 0;
+
+  constructor(url: string, o: PgOptions = {}) {
+    this.#pg = new SyncPg(url, FLAG_CHANNEL);
+    this.#lock = o.lock ?? true;
+  }
+
+  /** Flag notifications received so far (docs/STORAGE.md §4). */
+  get generation(): number {
+    return this.#pg.generation;
+  }
+
+  get open(): boolean {
+    return this.#pg.open;
+  }
+
+  get inTransaction(): boolean {
+    return this.#depth > 0;
+  }
+
+  query(text: string, values: readonly unknown[]): { rows: Record<string, unknown>[]; fields: string[]; rowCount: number } {
+    try {
+      return this.#pg.query(text, values);
+    } catch (e) {
+      if (this.#depth > 0 && isRetryable(e)) this.#doomed = e as PgError;
+      throw e;
+    }
+  }
+
+  prepare(sql: string): Stmt {
+    return new PgStatement(this, sql);
+  }
+
+  exec(sql: string): void {
+    this.#pg.exec(sql);
+  }
+
+  /** Only `user_version` (the schema version, kept in a table) has a meaning here. */
+  pragma(source: string, options?: { simple?: boolean }): unknown {
+    const m = /^\s*user_version\s*(?:=\s*(\d+))?\s*$/.exec(source);
+    if (!m) throw new PgError(`PRAGMA ${source} has no PostgreSQL equivalent`, "0A000");
+    if (m[1] !== undefined) {
+      this.#pg.exec(`UPDATE antitheft_schema SET version = ${Number(m[1])}`);
+      return [];
+    }
+    const r = this.#pg.query("SELECT version FROM antitheft_schema", []);
+    const v = (r.rows[0]?.version as number | undefined) ?? 0;
+    return options?.simple ? v : [{ user_version: v }];
+  }
+
+  transaction<T>(fn: () => T): TxFn<T> {
+    const run = (): T => this.#tx(fn);
+    return Object.assign(run, { immediate: run, deferred: run, exclusive: run });
+  }
+
+  #tx<T>(fn: () => T): T {
+    if (this.#depth > 0) return this.#savepoint(fn);
+    for (let attempt = 1; ; attempt++) {
+      this.#doomed = undefined;
+      this.#depth = 1;
+      try {
+        // one round trip: BEGIN and, on PostgreSQL, the writers' lock
+        this.#pg.exec(`BEGIN ISOLATION LEVEL SERIALIZABLE${this.#lock ? `; SELECT pg_advisory_xact_lock(${WRITER_LOCK})` : ""}`);
+        const r = fn();
+        if (this.#doomed) throw this.#doomed; // a unit swallowed the failure; the transaction cannot commit
+        this.query("COMMIT", []);
+        return r;
+      } catch (e) {
+        const again = (isRetryable(e) || this.#doomed !== undefined) && attempt < MAX_ATTEMPTS;
+        try {
+          this.#pg.exec("ROLLBACK");
+        } catch {
+          // the connection is gone: the server rolls back
+        }
+        if (!again) throw this.#doomed ?? e;
+        this.retries++;
+        pause(Math.random() * 2 ** Math.min(attempt, 6));
+      } finally {
+        this.#depth = 0;
+      }
+    }
+  }
+
+  #savepoint<T>(fn: () => T): T {
+    const name = `s${this.#depth}`;
+    this.#pg.exec(`SAVEPOINT ${name}`);
+    this.#depth++;
+    try {
+      const r = fn();
+      this.#pg.exec(`RELEASE SAVEPOINT ${name}`);
+      return r;
+    } catch (e) {
+      if (!this.#doomed) this.#pg.exec(`ROLLBACK TO SAVEPOINT ${name}`);
+      throw e;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  close(): void {
+    this.#pg.close();
+  }
+}
+
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.ceil(ms));
+}
