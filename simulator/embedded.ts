@@ -51,6 +51,8 @@ export interface SiteOptions {
    * sharing `federationKey` with them (the conformance suite's REQ-LG scenarios). Default off.
    */
   readonly ledger?: boolean;
+  /** The registry's database: a SQLite path or a postgres:// URL (default <site dir>/registry.sqlite). */
+  readonly db?: string;
 }
 
 export class EmbeddedSite {
@@ -115,7 +117,7 @@ export class EmbeddedSite {
     return this.#front?.url ?? this.registry.httpUrl!;
   }
 
-  /** The registry's SQLite file (":memory:" for a variant that keeps no file). */
+  /** The registry's SQLite file or PostgreSQL URL (":memory:" for a variant that keeps no file). */
   get dbPath(): string {
     return this.#dbPath;
   }
@@ -127,7 +129,7 @@ export class EmbeddedSite {
 
   async #startRegistry(): Promise<void> {
     const base: RegistryOptions = {
-      db: join(this.dir, "registry.sqlite"),
+      db: this.options.db ?? join(this.dir, "registry.sqlite"),
       registryKey: this.registryKey,
       oemRoots: [this.oem.publicKey],
       authorities: [this.authority.publicKey],

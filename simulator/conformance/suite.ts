@@ -6,6 +6,8 @@ import type { EmbeddedSite } from "../embedded.js";
 import { VirtualHandsetDriver, type VirtualHandsetOptions } from "../handset.js";
 import type { HandsetDriver, Target } from "./target.js";
 import { tamperLedgerFile } from "./ledger-tamper.js";
+import { tamperLedgerPostgres } from "./ledger-tamper-pg.js";
+import { isPostgresUrl } from "../../registry/store.js";
 
 export interface SiteTargetOptions {
   readonly site: EmbeddedSite;
@@ -53,7 +55,7 @@ export function siteTarget(o: SiteTargetOptions): Target {
     ...(site.options.ledger
       ? {
           ledger: { peers: site.ledgerPeers, federationKey: site.federationKey },
-          tamperLedger: async () => tamperLedgerFile(site.dbPath),
+          tamperLedger: async () => (isPostgresUrl(site.dbPath) ? tamperLedgerPostgres(site.dbPath) : tamperLedgerFile(site.dbPath)),
         }
       : {}),
     driver,

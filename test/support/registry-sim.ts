@@ -2,6 +2,7 @@
 // handsets speaking docs/PROTOCOL.md over real MQTT, temp folders, and polling waits.
 // A handset's Trusted App is either the real TA (agent/device-ta.ts) or a reference TA built on test/support/reference-token.ts (node:crypto)
 // that applies commands by PROTOCOL.md §5's rules, so command jobs can be driven end to end.
+import { registryDb } from "./postgres.js";
 import { createServer, type Server } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -419,7 +420,7 @@ export interface HarnessOptions {
 export async function startHarness(over: Partial<RegistryOptions> = {}, ho: HarnessOptions = {}): Promise<Harness> {
   const broker = (ho.broker as Broker | undefined) ?? (await startBroker());
   const dir = tempDir();
-  const dbPath = join(dir.path, "registry.sqlite");
+  const dbPath = await registryDb(join(dir.path, "registry.sqlite"));
   const registryKey = signingKey(generateEd25519().privateKey);
   const authority = signingKey(generateEd25519().privateKey);
   const log = new MemoryLogger();
