@@ -12,7 +12,7 @@
 // handset's IMEI 1, say) counts for every IMEI bound to it (devicePeerFlags).
 import { imeiFromTacSnr, isValidImei, parsePei } from "../attestation/index.js";
 import type { Store, Flag, PeerFlag } from "./store.js";
-import { isBlacklistKind } from "./store.js";
+import { isBlacklistKind, NO_PEER_FLAGS } from "./store.js";
 import { openCommand, ACTION_NAMES } from "./commands.js";
 
 export type EquipmentStatus = "WHITELISTED" | "BLACKLISTED" | "GREYLISTED";
@@ -38,18 +38,22 @@ export function devicePeerFlags(store: Store, imei: string): PeerFlag[] {
 }
 
 export function equipmentStatus(store: Store, imei: string): EquipmentStatus | undefined {
-  const dids = store.imeis.didsFor(imei);
-  const peers = devicePeerFlags(store, imei);
-  if (dids.length === 0 && peers.length === 0) return undefined;
+  // A federated registry's peer flags depend on its peers' checkpoints too: no cache there.
+  if (store.peerFlags !== NO_PEER_FLAGS) return statusOf(store, imei);
+  if (store.db.inTransaction) return statusOf(store, imei);
+  return store.statusCache.get(imei, () => statusOf(store, imei));
+}
+
+function statusOf(store: Store, imei: string): EquipmentStatus | undefined {
+  const devices = store.status.of(imei); // one query (store/status.ts)
+  const peers = store.peerFlags === NO_PEER_FLAGS ? [] : devicePeerFlags(store, imei);
+  if (devices.length === 0 && peers.length === 0) return undefined;
   let black = peers.some((f) => isBlacklistKind(f.kind));
-  let grey = dids.length > 1 || peers.some((f) => !isBlacklistKind(f.kind));
-  for (const did of dids) {
-    const dev = store.devices.get(did);
-    if (!dev || dev.tampered) grey = true;
-    for (const f of store.flags.active(did)) {
-      if (isBlacklistKind(f.kind)) black = true;
-      else grey = true;
-    }
+  let grey = devices.length > 1 || peers.some((f) => !isBlacklistKind(f.kind));
+  for (const d of devices) {
+    if (d.missing || d.tampered) grey = true;
+    if (d.blacklisted) black = true;
+    if (d.greylisted) grey = true;
   }
   return black ? "BLACKLISTED" : grey ? "GREYLISTED" : "WHITELISTED";
 }

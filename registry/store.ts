@@ -21,6 +21,8 @@ import { RequestIdTable } from "./store/request-ids.js";
 import { ChallengeTable } from "./store/challenges.js";
 import { PendingHelloTable } from "./store/pending-hellos.js";
 import { EventLog } from "./store/events.js";
+import { StatusTable } from "./store/status.js";
+import { StatusCache } from "./status-cache.js";
 import { RegistryError } from "./errors.js";
 import { PgDatabase } from "./store/pg/database.js";
 import { PG_MIGRATIONS, PG_SCHEMA_TABLE } from "./store/pg/schema.js";
@@ -39,6 +41,17 @@ export { OPEN_STATUSES } from "./store/commands.js";
 /** The schema version this registry writes (PRAGMA user_version). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The peer flags of a registry that does not federate. */
+export const NO_PEER_FLAGS = (): readonly PeerFlag[] => [];
+
+/** The equipment-status cache's generation for this engine (status-cache.ts). */
+function generationOf(db: Db): () => number | string {
+  if (db instanceof PgDatabase) return () => db.generation;
+  const version = db.prepare("PRAGMA data_version").pluck();
+  const changes = db.prepare("SELECT total_changes()").pluck();
+  return () => `${version.get() as number}:${changes.get() as number}`;
+}
+
 /** True when `path` names a PostgreSQL database rather than a SQLite file. */
 export const isPostgresUrl = (path: string): boolean => /^postgres(?:ql)?:\/\//.test(path);
 
@@ -55,8 +68,11 @@ export class Store {
   readonly challenges: ChallengeTable;
   readonly pendingHellos: PendingHelloTable;
   readonly events: EventLog;
+  readonly status: StatusTable;
+  /** Equipment statuses by IMEI, for a registry that does not federate (status-cache.ts). */
+  readonly statusCache: StatusCache;
   /** Flags other registries published for an IMEI (set by a federated registry, docs/LEDGER.md); none otherwise. */
-  peerFlags: (imei: string) => readonly PeerFlag[] = () => [];
+  peerFlags: (imei: string) => readonly PeerFlag[] = NO_PEER_FLAGS;
 
   private constructor(db: Db) {
     this.db = db;
@@ -71,6 +87,8 @@ export class Store {
     this.challenges = new ChallengeTable(db);
     this.pendingHellos = new PendingHelloTable(db);
     this.events = new EventLog(db);
+    this.status = new StatusTable(db);
+    this.statusCache = new StatusCache(generationOf(db));
   }
 
   /**

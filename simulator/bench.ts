@@ -19,6 +19,7 @@ const SECTIONS: Section[] = [
   { name: "attestation", title: "Attestation: whole TA token vs bare TA signature; verifier, whole chain", run: benchAttestation },
   { name: "fleet", title: "Fleet: handsets connected, enrolled and attested; memory; mass lock", run: async (o) => (await import("./bench/fleet.js")).benchFleet(o) },
   { name: "ledger", title: "Ledger: signed entries appended and proved; inclusion proof in a 1M-entry log (SQLite)", run: async (o) => (await import("./bench/ledger.js")).benchLedger(o) },
+  { name: "eir", title: "Equipment status over HTTP (1M IMEIs, 100k flagged) and enrolment, SQLite and PostgreSQL", run: async (o) => (await import("./bench/eir.js")).benchEir(o) },
 ];
 
 const UNITS: [RegExp, string][] = [

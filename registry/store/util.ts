@@ -30,6 +30,7 @@ export interface Db {
   exec(sql: string): unknown;
   pragma(source: string, options?: { simple?: boolean }): unknown;
   readonly open: boolean;
+  readonly inTransaction: boolean;
   close(): unknown;
 }
 

@@ -1,40 +1,14 @@
-// A throwaway PostgreSQL cluster for the suites that run against the PostgreSQL backend:
-// initdb in a temp folder, the server on a free loopback port with its socket in that folder,
-// trust authentication, stopped (immediate) and removed on stop. PostgreSQL refuses to run as
-// root, so as root (CI) the cluster belongs to the `postgres` user Debian's package creates and
-// the tools run through runuser. Missing binaries: the test is skipped with a reason, or fails
+// PostgreSQL for the suites that run against the PostgreSQL backend: a throwaway cluster
+// (simulator/postgres-cluster.ts). Missing binaries: the test is skipped with a reason, or fails
 // under REQUIRE_SYSTEM_TOOLS=1 (system-tools.ts).
 // ANTITHEFT_TEST_PG (a postgres:// URL of a cluster's maintenance database) makes the registry
-// harness (registry-sim.ts) and the end-to-end world (e2e.ts) put each registry in a fresh database
-// of that cluster instead of a SQLite file: that is how the registry suites run on both backends
-// (registry-postgres.test.ts).
-import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+// harness (registry-sim.ts) put each registry in a fresh database of that cluster instead of a
+// SQLite file: that is how the registry suites run on both backends (registry-postgres.test.ts).
 import type { TestContext } from "node:test";
 import pg from "pg";
-import { freePort } from "./brokers.js";
+import { postgresBin } from "../../simulator/postgres-cluster.js";
 
-const run = promisify(execFile);
-
-export interface PgCluster {
-  /** postgres://postgres@127.0.0.1:<port>/postgres */
-  readonly url: string;
-  /** Creates an empty database and returns its URL. */
-  createDb(name?: string): Promise<string>;
-  stop(): Promise<void>;
-}
-
-/** The folder of initdb and pg_ctl (Debian: /usr/lib/postgresql/<major>/bin), if installed. */
-export function postgresBin(): string | undefined {
-  const root = "/usr/lib/postgresql";
-  if (!existsSync(root)) return undefined;
-  const majors = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  for (const m of majors) if (existsSync(join(root, m, "bin", "initdb"))) return join(root, m, "bin");
-  return undefined;
-}
+export { postgresBin, startPostgres, type PgCluster } from "../../simulator/postgres-cluster.js";
 
 /** Returns the bin folder, or undefined after marking the test skipped (never in CI). */
 export function needPostgres(t: TestContext): string | undefined {
@@ -48,47 +22,6 @@ export function needPostgres(t: TestContext): string | undefined {
 }
 
 let counter = 0;
-
-export async function startPostgres(bin: string): Promise<PgCluster> {
-  const dir = mkdtempSync(join(tmpdir(), "at-pg-"));
-  const asRoot = userInfo().uid === 0;
-  const tool = (name: string, args: string[]) => (asRoot ? run("runuser", ["-u", "postgres", "--", join(bin, name), ...args]) : run(join(bin, name), args));
-  if (asRoot) chownSync(dir, Number((await run("id", ["-u", "postgres"])).stdout.trim()), Number((await run("id", ["-g", "postgres"])).stdout.trim()));
-  const data = join(dir, "data");
-  await tool("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
-  let port = 0;
-  for (let attempt = 0; ; attempt++) {
-    port = await freePort();
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=32MB`;
-    try {
-      await tool("pg_ctl", ["-D", data, "-o", opts, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
-      break;
-    } catch (e) {
-      if (attempt >= 2) throw e; // a port taken between freePort() and the server's bind
-    }
-  }
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  let stopped = false;
-  return {
-    url,
-    async createDb(name = `t${process.pid}_${++counter}_${Date.now() % 1e6}`) {
-      const c = new pg.Client(url);
-      await c.connect();
-      try {
-        await c.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await c.end();
-      }
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await tool("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A fresh database of the ANTITHEFT_TEST_PG cluster, or `sqlitePath` when it is not set. */
 export async function registryDb(sqlitePath: string): Promise<string> {

@@ -30,11 +30,20 @@ export const isRetryable = (e: unknown): boolean => e instanceof PgError && RETR
 class PgStatement implements Stmt {
   readonly #db: PgDatabase;
   readonly #t: Translated;
+  readonly #writes: boolean;
+  readonly #name: string;
   #pluck = false;
 
-  constructor(db: PgDatabase, sql: string) {
+  constructor(db: PgDatabase, sql: string, name: string) {
     this.#db = db;
+    this.#name = name;
     this.#t = translate(sql);
+    this.#writes = /^\s*(?:INSERT|UPDATE|DELETE)\b/i.test(sql);
+  }
+
+  #query(args: unknown[]) {
+    if (this.#writes) this.#db.wrote();
+    return this.#db.query(this.#t.text, bind(this.#t, args), this.#name);
   }
 
   pluck(toggle = true): this {
@@ -43,18 +52,18 @@ class PgStatement implements Stmt {
   }
 
   run(...args: unknown[]): RunResult {
-    return { changes: this.#db.query(this.#t.text, bind(this.#t, args)).rowCount };
+    return { changes: this.#query(args).rowCount };
   }
 
   get(...args: unknown[]): unknown {
-    const r = this.#db.query(this.#t.text, bind(this.#t, args));
+    const r = this.#query(args);
     const first = r.rows[0];
     if (first === undefined) return undefined;
     return this.#pluck ? first[r.fields[0]!] : first;
   }
 
   all(...args: unknown[]): unknown[] {
-    const r = this.#db.query(this.#t.text, bind(this.#t, args));
+    const r = this.#query(args);
     return this.#pluck ? r.rows.map((row) => row[r.fields[0]!]) : r.rows;
   }
 }
@@ -73,9 +82,20 @@ export class PgDatabase implements Db {
     this.#lock = o.lock ?? true;
   }
 
-  /** Flag notifications received so far (docs/STORAGE.md §4). */
+  #writes = 0;
+
+  /**
+   * Changes so far that an equipment status may depend on: flag notifications received from
+   * every process (NOTIFY, docs/STORAGE.md §4), plus this process's own writes, commits and
+   * rollbacks (known at once, before their notification comes back).
+   */
   get generation(): number {
-    return this.#pg.generation;
+    return this.#pg.generation + this.#writes;
+  }
+
+  /** Counts a write statement (status-cache.ts). */
+  wrote(): void {
+    this.#writes++;
   }
 
   get open(): boolean {
@@ -86,17 +106,19 @@ export class PgDatabase implements Db {
     return this.#depth > 0;
   }
 
-  query(text: string, values: readonly unknown[]): { rows: Record<string, unknown>[]; fields: string[]; rowCount: number } {
+  query(text: string, values: readonly unknown[], name?: string): { rows: Record<string, unknown>[]; fields: string[]; rowCount: number } {
     try {
-      return this.#pg.query(text, values);
+      return this.#pg.query(text, values, name);
     } catch (e) {
       if (this.#depth > 0 && isRetryable(e)) this.#doomed = e as PgError;
       throw e;
     }
   }
 
+  #statements = 0;
+
   prepare(sql: string): Stmt {
-    return new PgStatement(this, sql);
+    return new PgStatement(this, sql, `p${++this.#statements}`);
   }
 
   exec(sql: string): void {
@@ -132,8 +154,10 @@ export class PgDatabase implements Db {
         const r = fn();
         if (this.#doomed) throw this.#doomed; // a unit swallowed the failure; the transaction cannot commit
         this.query("COMMIT", []);
+        this.#writes++;
         return r;
       } catch (e) {
+        this.#writes++;
         const again = (isRetryable(e) || this.#doomed !== undefined) && attempt < MAX_ATTEMPTS;
         try {
           this.#pg.exec("ROLLBACK");

@@ -54,8 +54,9 @@ export class SyncPg {
     return this.#open;
   }
 
-  query(text: string, values: readonly unknown[]): QueryResult {
-    return this.#call({ op: "query", text, values });
+  /** Runs one statement; a `name` makes it a prepared statement of this connection. */
+  query(text: string, values: readonly unknown[], name?: string): QueryResult {
+    return this.#call({ op: "query", text, values, ...(name ? { name } : {}) });
   }
 
   /** Runs one or more statements without parameters (simple query protocol). */

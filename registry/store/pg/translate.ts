@@ -50,6 +50,8 @@ export function translate(sql: string): Translated {
 
 /** The values for `$1..$n`, from the arguments of run/get/all (positional values, or one object of named ones). */
 export function bind(t: Translated, args: readonly unknown[]): unknown[] {
+  // a statement written for PostgreSQL alone ($1, $2, ...): the arguments as they are
+  if (t.order.length === 0) return args.map((v) => (typeof v === "bigint" ? v.toString() : v));
   const obj = args.length === 1 && isPlainObject(args[0]) ? (args[0] as Record<string, unknown>) : undefined;
   return t.order.map((k) => {
     const v = typeof k === "number" ? args[k] : obj?.[k];

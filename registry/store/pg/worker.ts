@@ -14,7 +14,7 @@ export interface WorkerInit {
 }
 
 export type Request =
-  | { readonly op: "query"; readonly text: string; readonly values: readonly unknown[] }
+  | { readonly op: "query"; readonly text: string; readonly values: readonly unknown[]; readonly name?: string }
   | { readonly op: "exec"; readonly text: string }
   | { readonly op: "close" };
 
@@ -74,7 +74,8 @@ async function handle(m: Request): Promise<Reply> {
     await client.query(m.text);
     return { ok: true, rows: [], fields: [], rowCount: 0 };
   }
-  const r = await client.query({ text: m.text, values: m.values as unknown[] });
+  // a named statement is parsed and planned once per connection (PostgreSQL "PREPARE")
+  const r = await client.query({ text: m.text, values: m.values as unknown[], ...(m.name ? { name: m.name } : {}) });
   return { ok: true, rows: r.rows.map(row), fields: r.fields.map((f) => f.name), rowCount: r.rowCount ?? 0 };
 }
 

@@ -1,0 +1,141 @@
+// Benchmark section "eir": TS 29.511 equipment-status lookups over HTTP and enrolments, with the
+// registry on SQLite and on PostgreSQL (docs/STORAGE.md §6).
+// Set-up per backend: a registry (this process's main thread) whose database holds N bulk-loaded
+// devices (default 1,000,000, one IMEI each) of which every tenth is flagged stolen (eir-data.ts:
+// loaded with SQL, not through enrolment); the load generator is a separate OS process
+// (eir-load.ts) with 32 lookups in flight over keep-alive HTTP/1.1, IMEIs uniform over all N.
+// PostgreSQL runs in a throwaway cluster (simulator/postgres-cluster.ts) when installed.
+//   eir_lookups_per_s, eir_p99_ms, eir_p50_ms           SQLite: lookups answered per second, latency
+//   eir_pg_lookups_per_s, eir_pg_p99_ms, eir_pg_p50_ms  the same on PostgreSQL
+//   enrol_per_s, enrol_pg_per_s   handsets (worker threads, real agent and TA) powered on together
+//                          until the registry verified and enrolled the last one: handsets / seconds
+//   eir_load_s, eir_pg_load_s     the bulk load
+// Env: ANTITHEFT_BENCH_EIR_IMEIS (default 1000000), ANTITHEFT_BENCH_ENROL_DEVICES (1000),
+// ANTITHEFT_BENCH_EIR_CONCURRENCY (32). Prints figures only; asserts nothing.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import { promisify } from "node:util";
+import { TrustedApp } from "../../agent/trusted-app.js";
+import type { Logger } from "../../agent/log.js";
+import { Store } from "../../registry/store.js";
+import { ImeiSource } from "../conformance/session.js";
+import { startBrokerProcess, type BrokerProcess } from "../broker-process.js";
+import { EmbeddedSite } from "../embedded.js";
+import { WorkerFleet } from "../fleet.js";
+import { postgresBin, startPostgres, type PgCluster } from "../postgres-cluster.js";
+import { loadEirData } from "./eir-data.js";
+import type { Figures } from "./crypto.js";
+import type { MeasureOptions } from "./measure.js";
+
+const run = promisify(execFile);
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+const log = (s: string) => process.stderr.write(`  [eir] ${s}\n`);
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`);
+  return n;
+}
+
+interface LoadResult {
+  readonly n: number;
+  readonly seconds: number;
+  readonly p50_ms: number;
+  readonly p99_ms: number;
+  readonly statuses: Record<string, number>;
+  readonly errors: number;
+}
+
+async function lookups(baseUrl: string, imeis: number, seconds: number, concurrency: number): Promise<LoadResult> {
+  const script = fileURLToPath(new URL("./eir-load.js", import.meta.url));
+  const { stdout } = await run(process.execPath, [script, baseUrl, String(imeis), String(seconds), String(concurrency)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as LoadResult;
+}
+
+async function enrolRate(db: string, broker: BrokerProcess, module: WebAssembly.Module, n: number): Promise<number> {
+  let enrolled = 0;
+  const registryLog: Logger = { log: (_l, event) => void (event === "device.enrolled" && enrolled++) };
+  const mqttVersion = broker.versions.includes(5) ? 5 : 4;
+  const site = await EmbeddedSite.start({ broker: broker.url, mqttVersion, log: registryLog, db });
+  let fleet: WorkerFleet | undefined;
+  try {
+    const imeis = Array.from({ length: n }, ((src) => () => src.next())(new ImeiSource()));
+    fleet = await WorkerFleet.create(imeis, {
+      workers: 2, module, brokerUrl: broker.url, mqttVersion, transport: "lite", oemPem: site.oemPem,
+      registryPublic: site.registryKey.publicKey, measurement: site.acceptedMeasurement, concurrency: 32,
+    });
+    const t0 = performance.now();
+    await fleet.powerOn();
+    const end = t0 + 300_000;
+    while (enrolled < n) {
+      if (performance.now() > end) throw new Error(`gave up waiting for ${n} enrolments (${enrolled})`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return n / ((performance.now() - t0) / 1000);
+  } finally {
+    await fleet?.close().catch(() => undefined);
+    await site.stop().catch(() => undefined);
+  }
+}
+
+async function backend(name: "sqlite" | "postgres", db: string, o: { imeis: number; seconds: number; concurrency: number; enrol: number; broker: BrokerProcess; module: WebAssembly.Module }): Promise<Figures> {
+  const p = name === "sqlite" ? "eir" : "eir_pg";
+  const t = performance.now();
+  const store = Store.open(db);
+  try {
+    loadEirData(store, o.imeis);
+  } finally {
+    store.close();
+  }
+  const loadS = (performance.now() - t) / 1000;
+  log(`${name}: ${o.imeis} devices loaded in ${round(loadS, 1)} s`);
+  const site = await EmbeddedSite.start({ broker: o.broker.url, mqttVersion: o.broker.versions.includes(5) ? 5 : 4, db });
+  let r: LoadResult;
+  try {
+    r = await lookups(site.directUrl, o.imeis, o.seconds, o.concurrency);
+  } finally {
+    await site.stop();
+  }
+  log(`${name}: ${r.n} lookups in ${round(r.seconds, 1)} s, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}`);
+  if (r.errors > 0) throw new Error(`${name}: ${r.errors} lookups failed`);
+  const enrol = await enrolRate(db, o.broker, o.module, o.enrol); // into the loaded database
+  return {
+    [`${p}_lookups_per_s`]: Math.round(r.n / r.seconds),
+    [`${p}_p50_ms`]: round(r.p50_ms, 3),
+    [`${p}_p99_ms`]: round(r.p99_ms, 3),
+    [`${p}_load_s`]: round(loadS, 1),
+    [name === "sqlite" ? "enrol_per_s" : "enrol_pg_per_s"]: Math.round(enrol),
+  };
+}
+
+export async function benchEir(opts: MeasureOptions): Promise<Figures> {
+  const imeis = envInt("ANTITHEFT_BENCH_EIR_IMEIS", 1_000_000);
+  const enrol = envInt("ANTITHEFT_BENCH_ENROL_DEVICES", 1000);
+  const concurrency = envInt("ANTITHEFT_BENCH_EIR_CONCURRENCY", 32);
+  const seconds = Math.max(3, opts.seconds * 3);
+  const dir = mkdtempSync(join(tmpdir(), "at-bench-eir-"));
+  const broker = await startBrokerProcess();
+  const module = await TrustedApp.compile();
+  let cluster: PgCluster | undefined;
+  try {
+    const figures: Figures = await backend("sqlite", join(dir, "eir.sqlite"), { imeis, seconds, concurrency, enrol, broker, module });
+    const bin = postgresBin();
+    if (!bin) {
+      log("PostgreSQL is not installed: no eir_pg_* figures");
+      return figures;
+    }
+    cluster = await startPostgres(bin);
+    Object.assign(figures, await backend("postgres", await cluster.createDb("eir"), { imeis, seconds, concurrency, enrol, broker, module }));
+    return figures;
+  } finally {
+    await cluster?.stop();
+    await broker.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

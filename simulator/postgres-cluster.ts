@@ -1,0 +1,83 @@
+// A throwaway PostgreSQL cluster for tests and benchmarks: initdb in a temp folder, the server
+// on a free loopback port with its socket in that folder, trust authentication, stopped
+// (immediate) and removed on stop. PostgreSQL refuses to run as root, so as root (CI) the
+// cluster belongs to the `postgres` user Debian's package creates and the tools run through
+// runuser.
+import { execFile } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve, reject) => (s.once("error", reject), s.listen(0, "127.0.0.1", () => resolve())));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const run = promisify(execFile);
+
+export interface PgCluster {
+  /** postgres://postgres@127.0.0.1:<port>/postgres */
+  readonly url: string;
+  /** Creates an empty database and returns its URL. */
+  createDb(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The folder of initdb and pg_ctl (Debian: /usr/lib/postgresql/<major>/bin), if installed. */
+export function postgresBin(): string | undefined {
+  const root = "/usr/lib/postgresql";
+  if (!existsSync(root)) return undefined;
+  const majors = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  for (const m of majors) if (existsSync(join(root, m, "bin", "initdb"))) return join(root, m, "bin");
+  return undefined;
+}
+
+let counter = 0;
+
+export async function startPostgres(bin: string): Promise<PgCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "at-pg-"));
+  const asRoot = userInfo().uid === 0;
+  const tool = (name: string, args: string[]) => (asRoot ? run("runuser", ["-u", "postgres", "--", join(bin, name), ...args]) : run(join(bin, name), args));
+  if (asRoot) chownSync(dir, Number((await run("id", ["-u", "postgres"])).stdout.trim()), Number((await run("id", ["-g", "postgres"])).stdout.trim()));
+  const data = join(dir, "data");
+  await tool("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
+  let port = 0;
+  for (let attempt = 0; ; attempt++) {
+    port = await freePort();
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=32MB`;
+    try {
+      await tool("pg_ctl", ["-D", data, "-o", opts, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
+      break;
+    } catch (e) {
+      if (attempt >= 2) throw e; // a port taken between freePort() and the server's bind
+    }
+  }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  let stopped = false;
+  return {
+    url,
+    async createDb(name = `t${process.pid}_${++counter}_${Date.now() % 1e6}`) {
+      const c = new pg.Client(url);
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await c.end();
+      }
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await tool("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
