@@ -50,4 +50,5 @@ export function loadEirData(store: Store, n: number): void {
       }
     });
   }
+  store.db.exec("ANALYZE"); // planner statistics for the loaded tables (both engines)
 }
