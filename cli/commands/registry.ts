@@ -61,7 +61,9 @@ requests over HTTP, signs lock/unlock commands with --key, tracks their results,
 networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 29.511).
 
   --broker          MQTT broker URL (mqtt:// or mqtts://)
-  --db              SQLite database file (created if absent; WAL, synchronous=FULL)
+  --db              SQLite database file (created if absent; WAL, synchronous=FULL), or a
+                    PostgreSQL database URL postgres://USER@HOST:PORT/DB (migrated on start;
+                    several registry processes may share it: docs/STORAGE.md)
   --key             the registry's command key (antitheft registry keygen)
   --oem-pub         a pinned OEM root public key (SPKI PEM); repeat for several OEMs. FILE:TACS
                     pins it for those TACs only, e.g. oem.pub:35123400-35123499,86123456: an
