@@ -118,7 +118,7 @@ export async function benchEir(opts: MeasureOptions): Promise<Figures> {
   const imeis = envInt("ANTITHEFT_BENCH_EIR_IMEIS", 1_000_000);
   const enrol = envInt("ANTITHEFT_BENCH_ENROL_DEVICES", 1000);
   const concurrency = envInt("ANTITHEFT_BENCH_EIR_CONCURRENCY", 32);
-  const seconds = Math.max(3, opts.seconds * 3);
+  const seconds = Math.max(5, opts.seconds * 5);
   const dir = mkdtempSync(join(tmpdir(), "at-bench-eir-"));
   const broker = await startBrokerProcess();
   const module = await TrustedApp.compile();
