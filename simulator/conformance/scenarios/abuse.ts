@@ -90,6 +90,7 @@ export const wholeDeviceFlag: Scenario = {
       s.step("a member's flag naming IMEI 1: both IMEIs BLACKLISTED");
       await accepted(s, "REQ-NW-02", owner.signer, { type: "report-stolen", imei: second, ...TEXT });
       await screen(s, "REQ-LK-01", h, true, MESSAGE);
+      await s.waitFor("REQ-RG-05", "the registry to settle the lock on the handset's result", async () => (await pendingCommand(s, h.imei)) === undefined);
       s.step("the owner's stolen report naming IMEI 2: locked");
       await refused(s, "REQ-NW-04", owner.signer, { type: "found", imei: second }, "the owner's found naming IMEI 2 while a member's flag on IMEI 1 stands");
       s.check("REQ-NW-04", (await pendingCommand(s, h.imei)) === undefined, "the refused found left an unlock pending");
