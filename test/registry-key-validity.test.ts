@@ -87,6 +87,25 @@ test("a claim or transfer naming a small-order key is refused with E_BAD_KEY and
   assert.deepEqual([...h.registry.store.owners.current(d.did)!.kid], [...owner.kid], "ownership did not move");
 });
 
+test("a claim-code request or an authority's reset-owner naming a small-order key is refused with E_BAD_KEY and changes nothing", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const post = (s: Signer, r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(s, r, h.registryKey.kid));
+  const hs = h.handset();
+  const d = h.device(hs);
+  await d.connect();
+  await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
+  const weak = identitySigner();
+  const code = await post(weak, { type: "claim-code", imei: hs.ta.id.imei, key: coseKeyFromPublic(weak.publicKey) });
+  assert.equal(code.body.code, "E_BAD_KEY", JSON.stringify(code.body));
+  assert.equal(h.registry.store.db.prepare("SELECT count(*) FROM claim_codes").pluck().get(), 0, "a claim code was issued to a key anyone can sign with");
+  for (const { name, enc } of smallOrderEncodings().slice(0, 8)) {
+    const r = await post(h.authority.signer, { type: "reset-owner", imei: hs.ta.id.imei, key: coseKeyFromPublic(enc), reason: "test" });
+    assert.equal(r.body.code, "E_BAD_KEY", `${name}: ${JSON.stringify(r.body)}`);
+  }
+  assert.equal(h.registry.store.owners.current(d.did), undefined, "reset-owner gave the phone to a key anyone can sign with");
+});
+
 test("pinning a small-order authority or OEM key is a configuration error (options and key files)", () => {
   const dir = tempDir();
   try {
