@@ -42,7 +42,13 @@ export class SyncPg {
     this.#worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: init, transferList: [port2] });
     this.#worker.unref(); // a forgotten store does not keep the process alive
     this.#port = port1;
-    this.exec("SELECT 1"); // connect now: a wrong URL fails here, at open
+    try {
+      this.exec("SELECT 1"); // connect now: a wrong URL fails here, at open
+    } catch (e) {
+      this.#open = false;
+      void this.#worker.terminate();
+      throw e;
+    }
   }
 
   /** Notifications received on the channel so far (read without a round trip). */
