@@ -33,7 +33,7 @@ function spawnRegistry(args: string[]): Promise<Child> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the registry did not start:\n${out}`)), 20_000);
     child.stdout!.on("data", () => {
-      const m = /http\s+(http:\/\/\S+)/.exec(out);
+      const m = /registry\.started .*\bhttp=(http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ child, url: m[1]!, output: () => out });

@@ -9,6 +9,7 @@ import { NONCE_MAX, NONCE_MIN } from "../../attestation/eat/profile.js";
 import { DeviceFolder } from "../../agent/device-folder.js";
 import { mustLock } from "../../agent/enforcement.js";
 import { DeviceSession } from "../../agent/session.js";
+import { deviceHealth } from "./device-health.js";
 import { hexArg, loadTaModule, parseFlags, printJson, required, withDeviceErrors } from "./device-common.js";
 
 async function bootReadOnly(dir: string): Promise<DeviceSession> {
@@ -125,4 +126,4 @@ export const deviceFactoryReset: Command = {
     }),
 };
 
-export const deviceCommands: Command[] = [deviceAttest, deviceClaimProof, deviceStatus, deviceFactoryReset];
+export const deviceCommands: Command[] = [deviceAttest, deviceClaimProof, deviceStatus, deviceHealth, deviceFactoryReset];
