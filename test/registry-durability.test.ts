@@ -111,7 +111,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   reg.child.kill("SIGTERM");
   await killed(reg.child);
   assert.equal(reg.child.exitCode, 0, reg.output());
-  assert.match(reg.output(), /SIGTERM: stopping\n(.*\n)*stopped\n$/);
+  assert.match(reg.output(), /registry.stopping signal=SIGTERM\n(.*\n)*.* registry.stopped\n$/);
 });
 
 test("a registry dropped without stop() (database never closed) loses nothing committed", async (t) => {
