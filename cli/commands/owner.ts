@@ -198,6 +198,9 @@ export const ownerStatus: Command = {
       lines.push(`  flags:        ${flags.length ? flags.join("; ") : "none"}`);
       const p = d.pendingCommand;
       lines.push(`  pending:      ${p ? `${p.action} (sequence ${p.seq}, ${p.status}, issued ${p.issuedAt})` : "none"}`);
+      const r = d.lastResult;
+      if (r) lines.push(`  last result:  ${r.action} (sequence ${r.seq}) ${r.status} at ${r.at}${r.error ? `: ${r.error.name} (${r.error.code}): ${r.error.text}` : ""}`);
+      for (const a of (d.alerts ?? []) as Record<string, any>[]) lines.push(`  ALERT:        ${a.kind}: ${a.reason}`);
     });
     process.stdout.write(lines.join("\n") + "\n");
     return 0;

@@ -226,6 +226,7 @@ export const registryRun: Command = {
         acceptedMeasurements: v.measurement ?? [],
         rateLimits,
         ...(ledger ? { ledger } : {}),
+        version: toolVersion().version,
       });
     } catch (e) {
       if (e instanceof RegistryError) throw new CliError(e.code, e.message);
