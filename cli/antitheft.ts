@@ -10,6 +10,7 @@ import { deviceCommands } from "./commands/device.js";
 import { verify } from "./commands/verify.js";
 import { agent } from "./commands/agent.js";
 import { registryCommands } from "./commands/registry.js";
+import { registryBackup, registryRestore } from "./commands/registry-backup.js";
 import { ownerCommands } from "./commands/owner.js";
 import { authorityCommands } from "./commands/authority.js";
 import { demo } from "./commands/demo.js";
@@ -27,7 +28,7 @@ exitQuietlyOnEpipe();
 const commands: Command[] = [
   selftest,
   oemKeygen, factoryProvision, ...deviceCommands, verify, agent,
-  ...registryCommands, ...ownerCommands, ...authorityCommands,
+  ...registryCommands, registryBackup, registryRestore, ...ownerCommands, ...authorityCommands,
   demo,
   auditCommand, ...ledgerCommands, ...witnessCommands, verifyFlag,
   sim, conformance,

@@ -16,7 +16,7 @@ function bad(path: string, what: string): CliError {
 }
 
 /** The file's values, checked against `options` (the command's flags, minus "config"). */
-export function readConfigFile(path: string, options: Options): Values {
+export function readConfigFile(path: string, options: Options, ignoreUnknown = false): Values {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -33,6 +33,7 @@ export function readConfigFile(path: string, options: Options): Values {
   const out: Values = {};
   for (const [k, raw] of Object.entries(o as Record<string, unknown>)) {
     const opt = options[k];
+    if (!opt && ignoreUnknown) continue;
     if (!opt || k === "config") throw bad(path, `unknown option "${k}" (the keys are the command's flag names without "--")`);
     const one = (x: unknown): string | boolean => {
       if (opt.type === "boolean") {
