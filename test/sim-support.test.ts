@@ -104,10 +104,11 @@ test("pool: never more than n at once, every item once", async () => {
   assert.deepEqual(done.sort((a, b) => a - b), [...Array(50).keys()]);
 });
 
-test("ImeiSource: valid IMEIs (Luhn), unique within a run, a random TAC per run", () => {
+test("ImeiSource: valid IMEIs (Luhn), unique within a run, a random test TAC (00xxxxxx) per run", () => {
   const a = new ImeiSource();
   const imeis = Array.from({ length: 1000 }, () => a.next());
   assert.ok(imeis.every(isValidImei));
+  assert.match(a.tac, /^00[0-9]{6}$/, "a test TAC (GSMA TS.06 Reporting Body Identifier 00)");
   assert.equal(new Set(imeis).size, 1000);
   assert.ok(imeis.every((i) => i.startsWith(a.tac)));
   assert.throws(() => new ImeiSource("123"), RangeError);
