@@ -68,7 +68,7 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
       progress: (done, total, label) => progress.update(done, total, label),
       onVerdict: (v) => {
         progress.done();
-        write(`  ${v.outcome.toUpperCase().padEnd(5)} ${v.scenario} (${v.ms} ms)${v.failure ? `: ${v.failure.req ? `${v.failure.req}: ` : ""}${v.failure.message}` : ""}\n`);
+        write(`  ${v.outcome.toUpperCase().padEnd(5)} ${v.scenario} (${v.ms} ms)${v.failure ? `: ${v.failure.req ? `${v.failure.req}: ` : ""}${v.failure.message}` : ""}${v.skipReason ? `: skipped: ${v.skipReason}` : ""}\n`);
       },
     });
     const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);

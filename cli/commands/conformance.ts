@@ -8,6 +8,7 @@ import { hexArg, loadTaModule, parseFlags } from "./device-common.js";
 import { privateKeyFromPem } from "../../attestation/index.js";
 import { loadPublicKey } from "../../registry/keys.js";
 import { checkRegistryKey } from "../preflight.js";
+import { toolVersion } from "../version.js";
 
 const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
                              [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
@@ -219,7 +220,11 @@ export const conformance: Command = {
           : base;
       }
       const progress = new Progress();
+      // Reports say what produced them: tool, version, commit and options (secrets left out).
+      const options: Record<string, unknown> = { ...v };
+      if (typeof options["federation-key"] === "string" && /^[0-9a-fA-F]{64}$/.test(options["federation-key"])) options["federation-key"] = "(64 hex characters, not recorded)";
       const report = await runConformance({
+        about: { tool: { name: "antitheft conformance", ...toolVersion() }, options },
         target,
         scenarios,
         fleetSize: devices,
