@@ -1,4 +1,4 @@
-// `antitheft device ...`: the simulated handset's own tools (issues 3 and 4).
+// `antitheft device ...`: the simulated handset's own tools (identity, claim proof, status, health, factory reset).
 // attest, claim-proof and status boot the TA read-only (the boot is not committed), so looking
 // at a handset never changes it; factory-reset wipes user data and never the TA's state.
 import type { Command } from "../command.js";
