@@ -40,8 +40,11 @@ export interface HealthReport {
   readonly reason: string;
 }
 
-/** What `antitheft device health` reports for a folder. */
-export function checkHealth(dir: string): HealthReport {
+/** A running agent rewrites health.json every 2 s; a snapshot older than this means it is stuck. */
+export const HEALTH_STALE_MS = 15_000;
+
+/** What `antitheft device health` reports for a folder (`now` injected for tests). */
+export function checkHealth(dir: string, now: () => number = Date.now): HealthReport {
   const owner = readLockOwner(dir);
   const running = owner !== undefined && ownerAlive(owner);
   let health: AgentHealth | undefined;
@@ -52,6 +55,8 @@ export function checkHealth(dir: string): HealthReport {
   }
   if (!running) return { running, healthy: false, ...(health ? { health } : {}), reason: owner ? `no agent runs (the lock of pid ${owner.pid} is stale)` : "no agent runs on this folder" };
   if (!health || health.pid !== owner.pid) return { running, healthy: false, reason: `agent pid ${owner.pid} has not reported its health yet` };
+  const age = now() - Date.parse(health.at);
+  if (!(age <= HEALTH_STALE_MS)) return { running, healthy: false, health, reason: `agent pid ${owner.pid} has not reported its health since ${health.at} (stuck?)` };
   if (!health.connected) return { running, healthy: false, health, reason: `agent pid ${owner.pid} is not connected to ${health.broker}` };
   return { running, healthy: true, health, reason: `agent pid ${owner.pid} is connected to ${health.broker}` };
 }

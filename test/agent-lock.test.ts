@@ -121,3 +121,20 @@ test("FolderLock: a live holder refuses; a dead pid, a reused pid or a half-writ
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("checkHealth: a live agent whose last report is older than 15 s is unhealthy (stuck)", async () => {
+  const { checkHealth, writeHealth, HEALTH_STALE_MS } = await import("../agent/health.js");
+  const dir = mkdtempSync(join(tmpdir(), "at-health-"));
+  try {
+    const lock = FolderLock.acquire(dir); // this process plays the running agent
+    const at = Date.parse("2026-01-01T00:00:00.000Z");
+    writeHealth(dir, { pid: process.pid, did: "00".repeat(16), state: "running", connected: true, lock: 0, tampered: false, seq: 0, broker: "mqtt://x", at: new Date(at).toISOString() });
+    assert.equal(checkHealth(dir, () => at + 1000).healthy, true);
+    const stuck = checkHealth(dir, () => at + HEALTH_STALE_MS + 1);
+    assert.equal(stuck.healthy, false);
+    assert.match(stuck.reason, /has not reported its health since/);
+    lock.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -13,6 +13,21 @@ import Database from "better-sqlite3";
 import { startAedes, type AedesHandle } from "./support/brokers.js";
 import { createWorld, Handset, Owner, RegistryProcess, runCli, testImei, waitFor, type World } from "./support/e2e.js";
 
+
+/**
+ * Runs an HTTP exchange, once more if the connection was found closed before the request was
+ * read: under load the client may reuse a keep-alive socket the server has just closed
+ * (keepAliveTimeout). The registry never saw that request, so sending it again is safe.
+ */
+async function twice<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!/other side closed|ECONNRESET|socket hang up/.test(String((e as Error)?.message ?? e))) throw e;
+    return f();
+  }
+}
+
 describe("registry backup and restore", () => {
   let world: World;
   let broker: AedesHandle;
@@ -61,11 +76,11 @@ describe("registry backup and restore", () => {
   });
 
   test("after the backup the phone is locked and unlocked (its TA accepts sequence numbers 1 and 2)", async () => {
-    assert.equal((await alice.send(registry, { type: "report-stolen", imei: phone.imei })).status, 200);
+    assert.equal((await twice(() => alice.send(registry, { type: "report-stolen", imei: phone.imei }))).status, 200);
     await waitFor(() => phone.view().lock === 2, "locked");
-    assert.equal((await alice.send(registry, { type: "found", imei: phone.imei })).status, 200);
+    assert.equal((await twice(() => alice.send(registry, { type: "found", imei: phone.imei }))).status, 200);
     await waitFor(() => phone.view().lock === 0 && phone.view().seq === 2, "unlocked at sequence 2");
-    await waitFor(async () => (await registry.device(phone.imei)).devices[0]!.pendingCommand === null, "the unlock's result at the registry");
+    await waitFor(async () => (await twice(() => registry.device(phone.imei))).devices[0]!.pendingCommand === null, "the unlock's result at the registry");
   });
 
   test("restore is refused while the registry runs (E_DB_IN_USE), and a broken backup is refused", () => {
@@ -88,16 +103,16 @@ describe("registry backup and restore", () => {
     assert.equal(existsSync(`${registry.db}-wal`), false, "no WAL of the replaced database is left to be replayed into the restored one");
 
     await registry.restart();
-    const before = (await registry.device(phone.imei)).devices[0]!;
+    const before = (await twice(() => registry.device(phone.imei))).devices[0]!;
     assert.deepEqual(before.flags, [], "the restored database predates the report");
     const from = registry.events.length;
-    assert.equal((await alice.send(registry, { type: "report-stolen", imei: phone.imei })).status, 200);
+    assert.equal((await twice(() => alice.send(registry, { type: "report-stolen", imei: phone.imei }))).status, 200);
     const reissued = await registry.waitForEvent((e) => e.event === "command.reissued", "the lock issued again above the stale number", from, 20_000);
     assert.equal(reissued.stale, 1, "the restored registry first issued sequence number 1 again");
     assert.equal(reissued.seq, 3, "re-issued above the TA's last_seq (2)");
     await waitFor(() => phone.view().lock === 2, "the phone locked after a single report", 20_000);
     assert.equal(phone.view().seq, 3);
-    await waitFor(async () => (await registry.device(phone.imei)).devices[0]!.lockState === 2, "the registry has the verified lock");
+    await waitFor(async () => (await twice(() => registry.device(phone.imei))).devices[0]!.lockState === 2, "the registry has the verified lock");
     const rejected = registry.find((e) => e.event === "command.result" && e.status === "REJECTED");
     assert.equal(rejected.at(-1)?.seq, 1);
   });
