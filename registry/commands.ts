@@ -12,7 +12,7 @@ import type { Context, Publication } from "./context.js";
 import type { SigningKey } from "./keys.js";
 import { commandNonce, verifyBoundToken } from "./device-proof.js";
 import { INTUSE } from "../attestation/eat/profile.js";
-import { raiseResultAlert } from "./result-alerts.js";
+import { describeTaError, raiseResultAlert } from "./result-alerts.js";
 
 export const ACTION_NAMES: Readonly<Record<Action, string>> = { 1: "lock", 2: "unlock", 3: "message" };
 export const MAX_SEQ = 0xffff_ffff;
@@ -202,7 +202,7 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
     store.events.append({ at, type: "command-result", did, party: `device:${did}`, detail: { seq: r.seq, status: r.status, code: r.code, ...(r.error !== undefined ? { error: r.error } : {}) } });
     return r.status === "REJECTED" && t ? reissueAboveStale(ctx, now, t) : [];
   });
-  ctx.log.log(r.status === "SUCCEEDED" ? "info" : "warn", "command.result", { did, seq: r.seq, status: r.status, code: r.code, error: r.error });
+  ctx.log.log(r.status === "SUCCEEDED" ? "info" : "warn", "command.result", { did, seq: r.seq, status: r.status, code: r.code, error: r.error, ...(r.error !== undefined ? { errorName: describeTaError(r.error).name } : {}) });
   if (stored && r.status === "SUCCEEDED" && cmd.action === ACTION.LOCK) ctx.metrics?.lockLatency(ctx.clock.now() - cmd.createdAt);
   if (stored) raiseResultAlert(ctx, cmd, ACTION_NAMES[cmd.action], r.status, r.error, deviceImeis(store, did).imei);
   ctx.publish(pubs);

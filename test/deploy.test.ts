@@ -205,7 +205,7 @@ describe("deploy/", () => {
     // Negative control: the same check sees a misspelt key.
     const broken = join(tmp, "broken");
     mkdirSync(broken);
-    writeFileSync(join(broken, unit), read(unit).replace("Restart=on-failure", "Restrt=on-failure"));
+    writeFileSync(join(broken, unit), read(unit).replace("Restart=always", "Restrt=always"));
     const b = spawnSync("systemd-analyze", ["verify", join(broken, unit)], { encoding: "utf8" });
     assert.match(about(b.stderr + b.stdout), /Unknown key 'Restrt'/);
 

@@ -115,5 +115,6 @@ describe("registry backup and restore", () => {
     await waitFor(async () => (await twice(() => registry.device(phone.imei))).devices[0]!.lockState === 2, "the registry has the verified lock");
     const rejected = registry.find((e) => e.event === "command.result" && e.status === "REJECTED");
     assert.equal(rejected.at(-1)?.seq, 1);
+    assert.equal(rejected.at(-1)?.errorName, "ERR_CMD_REPLAY", "the log names the TA's reason");
   });
 });
