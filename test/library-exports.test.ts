@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { generateEd25519, nodeSigner, publicKeyToPem, rawPublicKey } from "../attestation/index.js";
 import { provisionFolder } from "../agent/factory.js";
 import { DeviceFolder, FILES } from "../agent/device-folder.js";
@@ -19,8 +19,15 @@ import { compileTa, ROOT } from "./support/ta.js";
 
 const IMEI = "490154203237518";
 
+// As from a user's shell, not with what an enclosing `npm test` adds: its npm_* settings and
+// node_modules/.bin on PATH (where a dependency's dependency puts an old npm 6).
+const shellEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+  PATH: (process.env.PATH ?? "").split(delimiter).filter((d) => !/node_modules[\\/]\.bin/.test(d)).join(delimiter),
+};
+
 function run(cmd: string, args: string[], cwd: string) {
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, { cwd, env: shellEnv, encoding: "utf8", maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
   return r;
 }
@@ -30,7 +37,7 @@ test("antitheft/attestation and antitheft/protocol resolve, typed, from the pack
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
 
   // 1. Pack (no scripts: the build already ran) and unpack as an installed dependency.
-  const pack = run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", tmp], ROOT);
+  const pack = run("npm", ["pack", "--ignore-scripts", "--json", `--pack-destination=${tmp}`], ROOT);
   assert.equal(pack.status, 0, pack.stderr);
   const [info] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
   const packed = new Set(info.files.map((f) => f.path));
@@ -52,10 +59,7 @@ test("antitheft/attestation and antitheft/protocol resolve, typed, from the pack
   mkdirSync(app);
   copyFileSync(join(ROOT, "examples", "library", "verify-attestation.ts"), join(app, "verify-attestation.ts"));
   writeFileSync(join(tmp, "package.json"), JSON.stringify({ name: "oem-app", private: true, type: "module" }));
-  writeFileSync(
-    join(app, "tsconfig.json"),
-    JSON.stringify({ compilerOptions: { target: "es2022", module: "nodenext", moduleResolution: "nodenext", strict: true, types: ["node"], outDir: "out" }, include: ["*.ts"] }),
-  );
+  copyFileSync(join(ROOT, "examples", "library", "tsconfig.json"), join(app, "tsconfig.json"));
   const tsc = run(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", app], app);
   assert.equal(tsc.status, 0, `the example must type-check against the packed .d.ts:\n${tsc.stdout}${tsc.stderr}`);
   const example = join(app, "out", "verify-attestation.js");
