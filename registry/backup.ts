@@ -67,14 +67,15 @@ export async function backupDatabase(db: string, dest: string): Promise<BackupIn
   } finally {
     src.close();
   }
+  let info: BackupInfo;
   try {
-    checkDatabase(tmp);
+    info = checkDatabase(tmp);
     renameSync(tmp, dest);
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
   }
-  return checkDatabase(dest);
+  return { ...info, path: dest };
 }
 
 /** Throws E_DB_IN_USE when another connection (a running registry) has `db` open. */
