@@ -6,7 +6,7 @@
 // provisionFolder adds whole-folder atomicity on disk: it builds the folder under a temporary
 // name and renames it into place.
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { toHex } from "../attestation/bytes.js";
 import { kidOfPublic } from "../attestation/cose/key.js";
@@ -99,7 +99,9 @@ export async function provisionFolder(dir: string, module: WebAssembly.Module, i
     if (await DeviceFolder.at(target).isProvisioned()) throw new DeviceFolderError("E_ALREADY_PROVISIONED", `${dir} already holds a provisioned device; nothing was changed`);
     throw new DeviceFolderError("E_ALREADY_PROVISIONED", `${dir} is not empty; provision into a new or empty folder`);
   }
-  await mkdir(dirname(target), { recursive: true });
+  // A mistyped path must not be created silently: the parent folder has to exist already.
+  const parent = await stat(dirname(target)).catch(() => undefined);
+  if (!parent?.isDirectory()) throw new DeviceFolderError("E_STORAGE", `the parent folder ${dirname(target)} does not exist (or is not a folder): create it first; nothing was written`);
   const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.provisioning-`));
   try {
     const info = await provisionDevice(DeviceFolder.at(staging), module, input);

@@ -12,6 +12,7 @@ import type { Context, Publication } from "./context.js";
 import type { SigningKey } from "./keys.js";
 import { commandNonce, verifyBoundToken } from "./device-proof.js";
 import { INTUSE } from "../attestation/eat/profile.js";
+import { describeTaError, raiseResultAlert } from "./result-alerts.js";
 
 export const ACTION_NAMES: Readonly<Record<Action, string>> = { 1: "lock", 2: "unlock", 3: "message" };
 export const MAX_SEQ = 0xffff_ffff;
@@ -138,6 +139,7 @@ export function settleByAttestation(ctx: Context, did: string, s: { lockState: n
   if ((c.action === ACTION.LOCK && s.lockState !== 2) || (c.action === ACTION.UNLOCK && s.lockState !== 0)) return;
   const at = ctx.clock.now();
   ctx.store.commands.setResult(did, c.seq, { status: "SUCCEEDED", code: resultCode(c.action, true), error: null, token: null, at });
+  if (c.action === ACTION.LOCK) ctx.metrics?.lockLatency(at - c.createdAt);
   ctx.store.events.append({ at, type: "command-result", did, party: "registry", detail: { seq: c.seq, status: "SUCCEEDED", via: "attestation" } });
 }
 
@@ -186,11 +188,13 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
     }
   }
   const t = tokenState;
+  let stored = false;
   const pubs = await ctx.gc.run((): Publication[] => {
     const at = ctx.clock.now();
     const now = store.commands.get(did, r.seq)!;
     if (!isOpen(now)) return [];
     store.commands.setResult(did, r.seq, { status: r.status, code: r.code, error: r.error ?? null, token: r.token ?? null, at });
+    stored = true;
     const d = store.devices.get(did)!;
     if (t && !t.tampered && t.lastSeq >= d.lastSeq) {
       store.devices.attested(did, { at, bootcount: t.bootcount ?? d.bootcount, lockState: t.lockState as 0 | 1 | 2, lastSeq: t.lastSeq, tampered: d.tampered, measurement: t.measurement ?? d.measurement });
@@ -198,7 +202,9 @@ export async function handleResult(ctx: Context, did: string, payload: Uint8Arra
     store.events.append({ at, type: "command-result", did, party: `device:${did}`, detail: { seq: r.seq, status: r.status, code: r.code, ...(r.error !== undefined ? { error: r.error } : {}) } });
     return r.status === "REJECTED" && t ? reissueAboveStale(ctx, now, t) : [];
   });
-  ctx.log.log(r.status === "SUCCEEDED" ? "info" : "warn", "command.result", { did, seq: r.seq, status: r.status, code: r.code, error: r.error });
+  ctx.log.log(r.status === "SUCCEEDED" ? "info" : "warn", "command.result", { did, seq: r.seq, status: r.status, code: r.code, error: r.error, ...(r.error !== undefined ? { errorName: describeTaError(r.error).name } : {}) });
+  if (stored && r.status === "SUCCEEDED" && cmd.action === ACTION.LOCK) ctx.metrics?.lockLatency(ctx.clock.now() - cmd.createdAt);
+  if (stored) raiseResultAlert(ctx, cmd, ACTION_NAMES[cmd.action], r.status, r.error, deviceImeis(store, did).imei);
   ctx.publish(pubs);
 }
 

@@ -10,6 +10,7 @@ import type { Challenges } from "./challenges.js";
 import type { Ledger } from "./ledger/ledger.js";
 import type { RateLimiters } from "./rate-limits.js";
 import type { OemTacPolicy } from "./oem-ranges.js";
+import type { RegistryMetrics } from "./metrics.js";
 
 /** One MQTT publication (QoS 1, PROTOCOL.md §2). */
 export interface Publication {
@@ -59,5 +60,7 @@ export interface Context {
   readonly limits: RateLimiters;
   /** The tamper-evident ledger (docs/LEDGER.md), when the registry keeps one. */
   readonly ledger?: Ledger;
+  /** Counters and histograms for GET /metrics (metrics.ts), when the registry keeps them. */
+  readonly metrics?: RegistryMetrics;
   publish(pubs: readonly Publication[]): void;
 }

@@ -14,6 +14,7 @@ import { imeiFromTacSnr, isValidImei, parsePei } from "../attestation/index.js";
 import type { Store, Flag, PeerFlag } from "./store.js";
 import { isBlacklistKind, NO_PEER_FLAGS } from "./store.js";
 import { openCommand, ACTION_NAMES } from "./commands.js";
+import { describeTaError, resultAlert } from "./result-alerts.js";
 
 export type EquipmentStatus = "WHITELISTED" | "BLACKLISTED" | "GREYLISTED";
 
@@ -111,8 +112,25 @@ export function publicDeviceView(store: Store, imei: string): Record<string, unk
       claimed: store.owners.current(did) !== undefined,
       flags: store.flags.active(did).map(publicFlag),
       pendingCommand: pending ? { seq: pending.seq, action: ACTION_NAMES[pending.action], status: pending.status, issuedAt: iso(pending.createdAt) } : null,
+      ...lastResultView(store, did),
     };
   });
   const peers = devicePeerFlags(store, imei).map((f) => ({ kind: f.kind, registry: f.registry, log: f.log, at: iso(f.at) }));
   return { imei, status, devices, ...(peers.length > 0 ? { peerFlags: peers } : {}) };
+}
+
+/**
+ * The newest command's verified outcome, with the TA's reason for a refusal (name and text, not
+ * only the number), and the alerts it raises (result-alerts.ts): what an owner needs to see why
+ * a lock did not happen.
+ */
+function lastResultView(store: Store, did: string): { lastResult: Record<string, unknown> | null; alerts: Record<string, unknown>[] } {
+  const c = store.commands.latest(did);
+  if (!c || c.resultAt === null || !["SUCCEEDED", "FAILED", "REJECTED"].includes(c.status)) return { lastResult: null, alerts: [] };
+  const error = c.resultError !== null ? describeTaError(c.resultError) : undefined;
+  const alert = resultAlert(c);
+  return {
+    lastResult: { seq: c.seq, action: ACTION_NAMES[c.action], status: c.status, at: iso(c.resultAt), ...(error ? { error } : {}) },
+    alerts: alert ? [{ kind: alert, seq: c.seq, reason: "the handset refuses this registry's command signature: it was provisioned with another registry key, so it cannot be locked from here" }] : [],
+  };
 }

@@ -3,6 +3,7 @@
 //   POST /antitheft/v1/requests          (application/cose)           PROTOCOL.md §6.2
 //   GET  /antitheft/v1/devices/imei-<15>                              PROTOCOL.md §6.2
 //   GET  /antitheft/v1/registry          (its kid: the requests' "aud") PROTOCOL.md §6.2
+//   GET  /healthz, /metrics              (operations: health.ts, metrics.ts)
 // EIR errors are TS 29.571 ProblemDetails (application/problem+json); antitheft errors are
 // {"ok": false, "code", "message"}. Nothing unknown or inconsistent is ever answered as an allow:
 // an internal failure is a 500, never a WHITELISTED.
@@ -15,7 +16,9 @@ import { equipmentStatus, imeiOfPei, publicDeviceView } from "./equipment-status
 import { handleRequest } from "./requests.js";
 import { MAX_REQUEST_BYTES } from "./request-codec.js";
 
-import { DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH, REQUESTS_PATH } from "./paths.js";
+import { DEVICES_PREFIX, EIR_PATH, HEALTH_PATH, IDENTITY_PATH, METRICS_PATH, REQUESTS_PATH } from "./paths.js";
+import { health } from "./health.js";
+import { routeOf, sendMetrics } from "./http-ops.js";
 import { LEDGER_PREFIX, ledgerResource } from "./ledger/http.js";
 import { TLOG_PREFIX, tlogAsset } from "./ledger/tlog-http.js";
 
@@ -73,9 +76,22 @@ function eir(ctx: Context, url: URL, res: ServerResponse): void {
   send(res, 200, { status });
 }
 
-async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What the operations endpoints need beyond the context. */
+export interface OpsSources {
+  /** undefined without a broker, else whether the MQTT client is connected. */
+  readonly broker: () => boolean | undefined;
+  readonly version: string;
+}
+
+async function route(ctx: Context, ops: OpsSources, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? "/", "http://registry.invalid");
   const method = req.method ?? "GET";
+  if (url.pathname === HEALTH_PATH || url.pathname === METRICS_PATH) {
+    if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
+    if (url.pathname === METRICS_PATH) return sendMetrics(ctx, ops, res);
+    const h = health(ctx, ops.broker);
+    return send(res, h.ready ? 200 : 503, h);
+  }
   if (url.pathname === EIR_PATH) {
     if (method !== "GET") return problem(res, 405, "METHOD_NOT_ALLOWED", "use GET");
     return eir(ctx, url, res);
@@ -115,16 +131,20 @@ async function route(ctx: Context, req: IncomingMessage, res: ServerResponse): P
 
 export class HttpInterface {
   readonly #ctx: Context;
+  readonly #ops: OpsSources;
   #server: Server | undefined;
 
-  constructor(ctx: Context) {
+  constructor(ctx: Context, ops: OpsSources = { broker: () => undefined, version: "unknown" }) {
     this.#ctx = ctx;
+    this.#ops = ops;
   }
 
   /** Listens on host:port (port 0 = any free port); resolves with the bound address. */
   listen(host: string, port: number): Promise<AddressInfo> {
     const server = createServer((req, res) => {
-      route(this.#ctx, req, res).catch((e) => {
+      const metrics = this.#ctx.metrics;
+      if (metrics) res.once("finish", () => metrics.http(routeOf(req.url), req.method ?? "GET", res.statusCode));
+      route(this.#ctx, this.#ops, req, res).catch((e) => {
         const err = asRegistryError(e);
         if (err.code === "E_INTERNAL") this.#ctx.log.log("error", "http.internal-error", { error: String((e as Error)?.stack ?? e) });
         if (res.headersSent) return void res.destroy();

@@ -4,3 +4,6 @@ export const REQUESTS_PATH = "/antitheft/v1/requests";
 export const DEVICES_PREFIX = "/antitheft/v1/devices/";
 /** The registry's public identity: the kid and key that requests name as their "aud". */
 export const IDENTITY_PATH = "/antitheft/v1/registry";
+/** Operations (docs/OPERATIONS.md): liveness and readiness, Prometheus metrics. */
+export const HEALTH_PATH = "/healthz";
+export const METRICS_PATH = "/metrics";

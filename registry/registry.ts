@@ -20,6 +20,7 @@ import { desiredAgain, handleReceipt, handleResult, unpublished } from "./comman
 import { Ledger, type LedgerOptions } from "./ledger/ledger.js";
 import { rateLimiters, type RateLimitOptions } from "./rate-limits.js";
 import { OemTacPolicy, isPinnedOem, type PinnedOem } from "./oem-ranges.js";
+import { RegistryMetrics } from "./metrics.js";
 
 type PublicKeyInput = Uint8Array | KeyObject | string;
 
@@ -64,6 +65,8 @@ export interface RegistryOptions {
   readonly ledger?: LedgerOptions;
   /** Token buckets per device id (hello, heartbeat) and per signer (requests); defaults in rate-limits.ts. */
   readonly rateLimits?: RateLimitOptions;
+  /** The version GET /metrics reports (antitheft_build_info). */
+  readonly version?: string;
 }
 
 export class Registry {
@@ -130,8 +133,10 @@ export class Registry {
       limits: rateLimiters(o.rateLimits, () => clock.now()),
       publish: (pubs) => this.#publish(pubs),
       ...(this.ledger ? { ledger: this.ledger } : {}),
+      metrics: new RegistryMetrics(),
     };
-    this.#http = o.http ? new HttpInterface(this.ctx) : undefined;
+    const mqtt = this.#mqtt;
+    this.#http = o.http ? new HttpInterface(this.ctx, { broker: () => (mqtt ? mqtt.connected : undefined), version: o.version ?? "unknown" }) : undefined;
   }
 
   /**

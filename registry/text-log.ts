@@ -20,7 +20,7 @@ export function textLogger(write: (line: string) => void, mode: "text" | "json" 
   return {
     log(level, event, fields) {
       if (rank[level] < rank[minLevel]) return;
-      const t = new Date(now()).toISOString().slice(11, 23);
+      const t = new Date(now()).toISOString(); // full date and time, UTC (RFC 3339)
       write(`${t} ${level.toUpperCase().padEnd(5)} ${event} ${formatFields(fields)}`.trimEnd() + "\n");
     },
   };

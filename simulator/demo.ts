@@ -115,9 +115,9 @@ class Signals {
   }
 }
 
-/** An IMEI printed with its check digit apart: "35693803564380 9". */
+/** An IMEI as it is typed and pasted: its 15 digits, in one piece ("356938035643809"). */
 export function showImei(imei: string): string {
-  return `${imei.slice(0, 14)} ${imei.slice(14)}`;
+  return imei;
 }
 
 const short = (b: Uint8Array | string): string => (typeof b === "string" ? b : toHex(b)).slice(0, 8);

@@ -5,7 +5,7 @@
 import { EmbeddedSite } from "./embedded.js";
 import { WorkerFleet } from "./fleet.js";
 import { Progress } from "./progress.js";
-import { runConformance, type RunReport } from "./conformance/runner.js";
+import { runConformance, type RunAbout, type RunReport } from "./conformance/runner.js";
 import { formatTable, writeReports } from "./conformance/report.js";
 import { selectScenarios } from "./conformance/scenarios/index.js";
 import { siteTarget, type TransportKind } from "./conformance/suite.js";
@@ -26,6 +26,8 @@ export interface SimOptions {
   readonly timeoutMs?: number;
   readonly write?: (text: string) => void;
   readonly progress?: Progress;
+  /** Copied into the report: the tool, its version and commit, and its options. */
+  readonly about?: RunAbout;
 }
 
 export interface SimResult {
@@ -60,6 +62,7 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
       : base;
     write(`antitheft sim: ${o.devices} handsets (${workers > 0 ? `${workers} worker threads` : "this thread"}), broker ${site.brokerUrl} (MQTT ${site.mqttVersion === 5 ? "5" : "3.1.1"}), scenarios: ${scenarios.map((s) => s.name).join(", ")}\n`);
     const report = await runConformance({
+      ...(o.about ? { about: o.about } : {}),
       target,
       scenarios,
       fleetSize: o.devices,
@@ -68,7 +71,7 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
       progress: (done, total, label) => progress.update(done, total, label),
       onVerdict: (v) => {
         progress.done();
-        write(`  ${v.outcome.toUpperCase().padEnd(5)} ${v.scenario} (${v.ms} ms)${v.failure ? `: ${v.failure.req ? `${v.failure.req}: ` : ""}${v.failure.message}` : ""}\n`);
+        write(`  ${v.outcome.toUpperCase().padEnd(5)} ${v.scenario} (${v.ms} ms)${v.failure ? `: ${v.failure.req ? `${v.failure.req}: ` : ""}${v.failure.message}` : ""}${v.skipReason ? `: skipped: ${v.skipReason}` : ""}\n`);
       },
     });
     const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);

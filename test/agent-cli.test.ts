@@ -24,7 +24,7 @@ test("antitheft agent: connects, answers, runs the configured enforcer, exits 0 
     const marks = join(dir, "enforced.txt");
     const config = join(dir, "enforcer.json");
     await writeFile(config, JSON.stringify({ lock: `echo lock >> '${marks}'`, unlock: ["/bin/sh", "-c", `echo unlock >> '${marks}'`] }));
-    const proc = spawn(process.execPath, [cli, "agent", "--dir", device, "--broker", broker.url, "--heartbeat", "0", "--enforcer-config", config, "--measurement", "ab".repeat(32)], {
+    const proc = spawn(process.execPath, [cli, "agent", "--dir", device, "--broker", broker.url, "--heartbeat", "0", "--enforcer-config", config, "--measurement", "ab".repeat(32), "--log", "json"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -43,10 +43,11 @@ test("antitheft agent: connects, answers, runs the configured enforcer, exits 0 
 
     proc.kill("SIGTERM");
     assert.equal(await exited, 0, stderr);
-    assert.match(stdout, new RegExp(`agent running: did ${did}`));
-    assert.match(stdout, /agent stopped/);
-    const lines = stderr.trim().split("\n").map((l) => JSON.parse(l) as { event: string });
-    assert.ok(lines.some((l) => l.event === "agent.connected"), "JSON-line logs on stderr");
+    assert.equal(stderr, "", "everything goes to one stream (stdout)");
+    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string; did?: string });
+    assert.ok(lines.some((l) => l.event === "agent.running" && l.did === did), "start-up is an event");
+    assert.ok(lines.some((l) => l.event === "agent.connected"), "JSON-line logs on stdout");
+    assert.equal(lines.at(-1)?.event, "agent.stopped");
     await peer.waitFor((m) => m.topic === deviceTopic(did, "status") && Buffer.from(m.payload).toString() === "offline");
     const late = await Peer.connect(broker.url, [deviceTopic(did, "status")]);
     const off = await late.waitFor(() => true);

@@ -110,20 +110,24 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
     // the storage attack on a registry whose database the suite cannot reach.
     assert.match(r.stdout, /tampered-measurement\s+SKIP/);
     assert.match(r.stdout, /registry-restart\s+SKIP/);
-    assert.match(r.stdout, /ledger-restart\s+SKIP\s+\d+\s+REQ-LG-06\n\s+the target lacks: restart-registry/);
-    assert.match(r.stdout, /ledger-audit\s+SKIP\s+\d+\s+REQ-LG-07\n\s+the target lacks: ledger-storage/);
-    // A wrong registry key: the handsets trust another key, so no lock can succeed.
+    assert.match(r.stdout, /ledger-restart\s+SKIP\s+\d+\s+REQ-LG-06\n\s+skipped: the target lacks: restart-registry/);
+    assert.match(r.stdout, /ledger-audit\s+SKIP\s+\d+\s+REQ-LG-07\n\s+skipped: the target lacks: ledger-storage/);
+    // A wrong registry key is a configuration mistake, not a broken registry: E_CONFIG, exit 2,
+    // before any scenario runs (the handsets would trust another key and no lock could succeed).
     const wrong = createWorld("at-conformance-3p-wrong-");
     try {
-      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation,oem-out-of-range", "--timeout", "1500"]);
-      assert.equal(bad.status, 1, bad.stdout + bad.stderr);
-      assert.match(bad.stdout, /theft-lock\s+FAIL/);
-      assert.match(bad.stdout, /oem-out-of-range\s+SKIP\s+\d+\s+REQ-ID-06\n\s+the target lacks: oem-ranges/);
-      // No member keys given: the ledger scenarios are skipped, saying why.
-      assert.match(bad.stdout, /ledger-federation\s+SKIP\s+\d+\s+REQ-LG-01 REQ-LG-02 REQ-LG-03 REQ-LG-04\n\s+the target lacks: ledger/);
+      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation", "--timeout", "1500"]);
+      assert.equal(bad.status, 2, bad.stdout + bad.stderr);
+      assert.match(bad.stderr, /error E_CONFIG: --registry-pub .* is not the key of the registry at --registry /);
+      assert.doesNotMatch(bad.stdout, /theft-lock/);
     } finally {
       wrong.cleanup();
     }
+    // No member keys and no ranged OEM key given: those scenarios are skipped, saying why.
+    const noLedger = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--scenario", "ledger-federation,oem-out-of-range"]);
+    assert.equal(noLedger.status, 0, noLedger.stdout + noLedger.stderr);
+    assert.match(noLedger.stdout, /ledger-federation\s+SKIP\s+\d+\s+REQ-LG-01 REQ-LG-02 REQ-LG-03 REQ-LG-04\n\s+skipped: the target lacks: ledger/);
+    assert.match(noLedger.stdout, /oem-out-of-range\s+SKIP\s+\d+\s+REQ-ID-06\n\s+skipped: the target lacks: oem-ranges/);
   } finally {
     await registry.stop();
     await mosq.stop();

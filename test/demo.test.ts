@@ -25,10 +25,10 @@ test("antitheft demo: enrol, claim, stolen -> locked with the message -> BLACKLI
   const expected: RegExp[] = [
     /broker\s+embedded MQTT broker .* listening on mqtt:\/\/127\.0\.0\.1:\d+/,
     /registry\s+started: SQLite /,
-    /factory\s+handset-1 provisioned: IMEI \d{14} \d/,
+    /factory\s+handset-1 provisioned: IMEI \d{15}\b/,
     /factory\s+handset-3 provisioned/,
-    /registry\s+handset-\d enrolled \(IMEI \d{14} \d\)/,
-    /network\s+equipment status of IMEI \d{14} \d .*: WHITELISTED/,
+    /registry\s+handset-\d enrolled \(IMEI \d{15}\b\)/,
+    /network\s+equipment status of IMEI \d{15}\b .*: WHITELISTED/,
     /owner\s+alice claims handset-2/,
     /registry\s+claim accepted: handset-2 belongs to alice/,
     /owner\s+alice reports handset-2 stolen: "This phone was reported stolen\. Please hand it in\.", contact \+44 20 7946 0958/,
@@ -45,7 +45,7 @@ test("antitheft demo: enrol, claim, stolen -> locked with the message -> BLACKLI
     /registry\s+handset-2 confirmed the unlock: result SUCCEEDED, LwM2M code 3/,
     /network\s+equipment status .*: WHITELISTED/,
     /^Summary$/,
-    /network\s+IMEI \d{14} \d: WHITELISTED -> BLACKLISTED -> WHITELISTED/,
+    /network\s+IMEI \d{15}\b: WHITELISTED -> BLACKLISTED -> WHITELISTED/,
     /other phones\s+handset-1, handset-3: never locked/,
   ];
   let at = 0;

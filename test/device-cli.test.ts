@@ -106,9 +106,10 @@ test("factory provision: a provisioned folder is refused and left byte-for-byte 
 test("factory provision: bad IMEIs and arguments are refused and create nothing", async () => {
   const c = await ctx();
   const cases: [string[], RegExp, number][] = [
-    [["--imei", "490154203237519"], /error E_IMEI_CHECK_DIGIT/, 1],
-    [["--imei", "49015420323751"], /error E_IMEI_FORMAT/, 1],
-    [["--imei", IMEI, "--imei2", "4901542032375x8"], /error E_IMEI_FORMAT/, 1],
+    // A bad IMEI is a usage error (exit 2, naming the flag), as in every other command.
+    [["--imei", "490154203237519"], /error E_USAGE: --imei must be 15 digits with a valid check digit/, 2],
+    [["--imei", "49015420323751"], /error E_USAGE: --imei must be/, 2],
+    [["--imei", IMEI, "--imei2", "4901542032375x8"], /error E_USAGE: --imei2 must be/, 2],
     [["--imei", IMEI, "--model", "x".repeat(33)], /error E_USAGE/, 2],
     [["--imei", IMEI, "--oem-id", "0011"], /error E_USAGE/, 2],
   ];
@@ -140,6 +141,7 @@ test("device attest | verify: round trip with claims JSON; wrong nonce or anothe
   assert.equal(claims.lockState, 0);
   assert.equal(claims.token.nonce, nonce);
   assert.equal(claims.token.measurements[0].digest, "01".repeat(32));
+  assert.equal(claims.hwmodel, "Example Phone 1", "the model as text, not hex");
 
   const flipped = token.slice(0, -2) + (token.endsWith("00") ? "01" : "00");
   const [wrongNonce, otherOem, forged, short] = await Promise.all([
@@ -241,4 +243,13 @@ test("device factory-reset: a handset locked by a registry command stays locked"
   assert.equal(st.locked, true);
   assert.equal(st.lock, 2);
   assert.equal(st.message, "Stolen");
+});
+
+test("factory provision into a folder whose parent does not exist is refused and creates nothing", async () => {
+  const c = await ctx();
+  const missing = join(c.dir, "no-such-parent-" + Math.random().toString(16).slice(2));
+  const r = run("factory", "provision", "--dir", join(missing, "phone"), "--imei", "356938035643809", "--oem-key", c.oemKey, "--registry-pub", c.regPub, "--model", "T");
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^error E_STORAGE: the parent folder .*no-such-parent-[0-9a-f]+ does not exist/);
+  await assert.rejects(stat(missing), "the parent was not created");
 });

@@ -33,7 +33,7 @@ function spawnRegistry(args: string[]): Promise<Child> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the registry did not start:\n${out}`)), 20_000);
     child.stdout!.on("data", () => {
-      const m = /http\s+(http:\/\/\S+)/.exec(out);
+      const m = /registry\.started .*\bhttp=(http:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ child, url: m[1]!, output: () => out });
@@ -111,7 +111,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   reg.child.kill("SIGTERM");
   await killed(reg.child);
   assert.equal(reg.child.exitCode, 0, reg.output());
-  assert.match(reg.output(), /SIGTERM: stopping\n(.*\n)*stopped\n$/);
+  assert.match(reg.output(), /registry.stopping signal=SIGTERM\n(.*\n)*.* registry.stopped\n$/);
 });
 
 test("a registry dropped without stop() (database never closed) loses nothing committed", async (t) => {

@@ -43,8 +43,10 @@ test("antitheft sim --devices N: runs, prints the summary, writes reports, exits
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /PASS\s+mass-block/);
     assert.match(r.out, /2 scenarios: 2 pass, 0 fail/);
-    const json = JSON.parse(await readFile(join(dir, "conformance.json"), "utf8")) as { counts: { pass: number } };
+    const json = JSON.parse(await readFile(join(dir, "conformance.json"), "utf8")) as { counts: { pass: number }; about: { tool: { name: string }; options: Record<string, unknown> } };
     assert.equal(json.counts.pass, 2);
+    assert.equal(json.about.tool.name, "antitheft sim", "the report says what produced it");
+    assert.equal(json.about.options.devices, "12");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -74,7 +74,7 @@ test("reports: XML text is escaped and stripped of characters XML 1.0 cannot car
     target: "t <x>", driver: "d", broker: "mqtt://b", mqttVersion: 5, startedAt: new Date(0).toISOString(), ms: 1234,
     verdicts: [
       { scenario: "a", title: "A & B", reqs: ["REQ-LK-01"], outcome: "fail", ms: 10, failure: { req: "REQ-LK-01", message: 'screen "unlocked" <bad>' }, steps: ["+ 1 ms step"], metrics: {} },
-      { scenario: "b", title: "B", reqs: ["REQ-LK-02"], outcome: "skip", ms: 0, failure: { message: "the target lacks: authority" }, steps: [], metrics: {} },
+      { scenario: "b", title: "B", reqs: ["REQ-LK-02"], outcome: "skip", ms: 0, skipReason: "the target lacks: authority", steps: [], metrics: {} },
       { scenario: "c", title: "C", reqs: ["REQ-LK-03"], outcome: "error", ms: 5, failure: { message: "ECONNREFUSED" }, steps: [], metrics: {} },
     ],
     counts: { pass: 0, fail: 1, skip: 1, error: 1 },
@@ -104,10 +104,11 @@ test("pool: never more than n at once, every item once", async () => {
   assert.deepEqual(done.sort((a, b) => a - b), [...Array(50).keys()]);
 });
 
-test("ImeiSource: valid IMEIs (Luhn), unique within a run, a random TAC per run", () => {
+test("ImeiSource: valid IMEIs (Luhn), unique within a run, a random test TAC (00xxxxxx) per run", () => {
   const a = new ImeiSource();
   const imeis = Array.from({ length: 1000 }, () => a.next());
   assert.ok(imeis.every(isValidImei));
+  assert.match(a.tac, /^00[0-9]{6}$/, "a test TAC (GSMA TS.06 Reporting Body Identifier 00)");
   assert.equal(new Set(imeis).size, 1000);
   assert.ok(imeis.every((i) => i.startsWith(a.tac)));
   assert.throws(() => new ImeiSource("123"), RangeError);

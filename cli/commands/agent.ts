@@ -5,11 +5,13 @@ import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { DeviceFolder } from "../../agent/device-folder.js";
 import { CommandEnforcer, SimulatedHandset, type Enforcer } from "../../agent/enforcement.js";
-import { jsonLineLogger, type LogLevel } from "../../agent/log.js";
+import { FolderLock, FolderLockError } from "../../agent/folder-lock.js";
+import { writeHealth } from "../../agent/health.js";
+import { LOG_FLAGS, LOG_USAGE, loggerFromFlags } from "../logging.js";
 import { hexArg, loadTaModule, parseFlags, required, withDeviceErrors } from "./device-common.js";
 
 const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt://HOST:PORT [--mqtt-version 4|5]
-         [--heartbeat SECONDS] [--enforcer-config FILE] [--measurement HEX] [--log-level LEVEL]
+         [--heartbeat SECONDS] [--enforcer-config FILE] [--measurement HEX] [--log text|json] [--log-level LEVEL]
 
 Runs the device agent of the handset folder DEVICE: boots its Trusted App, enforces the lock
 state before any network traffic, then connects to the broker (persistent session, client id
@@ -18,9 +20,13 @@ at-d-<did>, Last Will), answers challenges with attestations, sends heartbeats (
 --enforcer-config: a JSON file {"lock": ..., "unlock": ..., "showMessage": ..., "timeoutMs": ...}
   whose actions are a shell string (values in $ANTITHEFT_MESSAGE / $ANTITHEFT_CONTACT) or an
   argument array (with {message} / {contact} placeholders). Without it the handset is simulated
-  and its screen is printed on stdout.
+  and its screen is logged (event handset.screen).
 --measurement: the digest reported in attestations (default: SHA-256 of the agent's code).
-Logs are JSON lines on stderr (--log-level debug|info|warn|error, default info).`;
+${LOG_USAGE}
+
+One agent per folder: the agent holds DEVICE/agent.lock while it runs, and a second agent on the
+same folder is refused (E_LOCKED, exit 1); a lock left by an agent that was killed is taken over.
+It reports its health in DEVICE/health.json every 2 s (antitheft device health --dir DEVICE).`;
 
 export const agent: Command = {
   path: ["agent"],
@@ -37,7 +43,7 @@ export const agent: Command = {
           heartbeat: { type: "string" },
           "enforcer-config": { type: "string" },
           measurement: { type: "string" },
-          "log-level": { type: "string" },
+          ...LOG_FLAGS,
         },
         usage,
       );
@@ -48,8 +54,7 @@ export const agent: Command = {
       if (version !== "4" && version !== "5") throw new CliError("E_USAGE", "--mqtt-version must be 4 (MQTT 3.1.1) or 5", 2);
       const heartbeatS = v.heartbeat === undefined ? 60 : Number(v.heartbeat);
       if (!Number.isFinite(heartbeatS) || heartbeatS < 0) throw new CliError("E_USAGE", "--heartbeat must be a number of seconds >= 0 (0 disables)", 2);
-      const level = (v["log-level"] ?? "info") as LogLevel;
-      if (!["debug", "info", "warn", "error"].includes(level)) throw new CliError("E_USAGE", "--log-level must be debug, info, warn or error", 2);
+      const { logger } = loggerFromFlags(v);
       const measurement =
         v.measurement !== undefined
           ? hexArg(v.measurement, "measurement", 1, 64)
@@ -60,26 +65,50 @@ export const agent: Command = {
       else {
         enforcer = new SimulatedHandset((e) => {
           const text = e.action === "unlock" ? "unlocked" : `${e.action === "lock" ? "LOCKED" : "message"}${e.message ? ` | ${e.message}` : ""}${e.contact ? ` | contact ${e.contact}` : ""}`;
-          process.stdout.write(`[handset ${dir}] ${text}\n`);
+          logger.log("info", "handset.screen", { dir, screen: text });
         });
       }
       // Loaded here, not at CLI start-up: MQTT.js is the heaviest import and only this command needs it.
       const { Agent } = await import("../../agent/agent.js");
       const { mqttTransport } = await import("../../agent/mqtt-link.js");
-      const agentInstance = await Agent.start({
-        folder: DeviceFolder.at(dir),
-        module: await loadTaModule(),
-        transport: mqttTransport(broker),
-        enforcer,
-        logger: jsonLineLogger((line) => process.stderr.write(line), Date.now, level),
-        protocolVersion: version === "5" ? 5 : 4,
-        heartbeatS,
-        measurement,
-      });
-      process.stdout.write(`agent running: did ${agentInstance.did}, broker ${broker} (Ctrl-C to stop)\n`);
+      await DeviceFolder.at(dir).readInfo(); // E_NOT_PROVISIONED before any lock file is made
+      let lock: FolderLock;
+      try {
+        lock = FolderLock.acquire(dir);
+      } catch (e) {
+        if (e instanceof FolderLockError) throw new CliError(e.code, e.message);
+        throw e;
+      }
+      let agentInstance;
+      try {
+        agentInstance = await Agent.start({
+          folder: DeviceFolder.at(dir),
+          module: await loadTaModule(),
+          transport: mqttTransport(broker),
+          enforcer,
+          logger,
+          protocolVersion: version === "5" ? 5 : 4,
+          heartbeatS,
+          measurement,
+        });
+      } catch (e) {
+        lock.release();
+        throw e;
+      }
+      const a = agentInstance;
+      const health = (state: "running" | "stopped") => {
+        const view = a.view();
+        try {
+          writeHealth(dir, { pid: process.pid, did: a.did, state, connected: state === "running" && a.connected, lock: view.tampered ? 2 : view.lock, tampered: view.tampered, seq: view.seq, broker, at: new Date().toISOString() });
+        } catch (e) {
+          logger.log("warn", "agent.health_write_failed", { error: (e as Error).message });
+        }
+      };
+      health("running");
+      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid });
       await new Promise<void>((resolve) => {
         // The agent's own timers are unref'd; this interval keeps the process up until a signal.
-        const keepAlive = setInterval(() => undefined, 1 << 30);
+        const keepAlive = setInterval(() => health("running"), 2000);
         const stop = () => {
           clearInterval(keepAlive);
           resolve();
@@ -87,8 +116,10 @@ export const agent: Command = {
         process.once("SIGINT", stop);
         process.once("SIGTERM", stop);
       });
-      await agentInstance.stop(true);
-      process.stdout.write("agent stopped\n");
+      await a.stop(true);
+      health("stopped");
+      lock.release();
+      logger.log("info", "agent.stopped", { did: a.did });
       return 0;
     }),
 };

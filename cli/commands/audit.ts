@@ -12,6 +12,7 @@ import { audit, parseAuditState, EMPTY_STATE, type AuditState, type AuditTarget,
 import { auditTlog, type TlogState, type TlogTarget } from "../../registry/ledger/tlog-auditor.js";
 import { parseVerifierKey } from "../../registry/ledger/note.js";
 import { parseWitnessPolicy, type WitnessPolicy } from "../../registry/ledger/witness-policy.js";
+import { checkKeepsLedger, checkRegistryKey } from "../preflight.js";
 
 const usage = `Usage: antitheft audit --registry http://HOST:PORT --pub registry.pub [--registry URL --pub FILE ...]
                        [--tlog PREFIX --log-key KEY ...] [--witness-policy FILE]
@@ -39,7 +40,9 @@ log (gossip: a fork or a split view). Only public data and public keys are neede
   --json      one JSON report per round instead of text
 
 Exit status: 0 all consistent, 1 an inconsistency was found (fork, bad signature or proof,
-entries that do not reproduce the root), 3 a registry could not be audited, 2 usage.`;
+entries that do not reproduce the root), 3 a registry could not be audited, 2 a usage or
+configuration mistake (E_CONFIG: a --pub that is not the registry's key, a registry that keeps
+no ledger), found before anything is audited.`;
 
 function keyOf(path: string): Uint8Array {
   try {
@@ -150,6 +153,12 @@ export const auditCommand: Command = {
     if (!(interval > 0 && interval <= 86_400)) throw new CliError("E_USAGE", "--interval must be a number of seconds in (0, 86400]", 2);
     const targets: AuditTarget[] = urls.map((url, i) => ({ url, publicKey: keyOf(pubs[i]!) }));
     const extraKeys = (v["log-pub"] ?? []).map(keyOf);
+    // Configuration mistakes (a --pub of another registry, a registry without a ledger) are
+    // reported as such, exit 2, before anything is audited (cli/preflight.ts).
+    for (const [i, t] of targets.entries()) {
+      await checkRegistryKey(t.url, t.publicKey, `--pub ${pubs[i]}`, "--registry");
+      await checkKeepsLedger(t.url, "--registry");
+    }
 
     let state = loadState(v.state);
     let stop = false;

@@ -85,6 +85,7 @@ export const authorityFlag: Command = {
       flagUsage,
     );
     const registry = required(v.registry, "registry", flagUsage);
+    const imei = v.imeis === undefined ? imeiArg(v.imei, flagUsage) : undefined; // before the key: a bad IMEI is a usage error
     const key = loadSigningKey(required(v.key, "key", flagUsage));
     if (v.imeis !== undefined) {
       if (v.imei !== undefined) throw new CliError("E_USAGE", "give --imei or --imeis, not both", 2);
@@ -97,7 +98,7 @@ export const authorityFlag: Command = {
     }
     return sendRequest(registry, key, {
       type: "flag",
-      imei: imeiArg(v.imei, flagUsage),
+      imei: imei!,
       ...(v.reason !== undefined ? { reason: v.reason } : {}),
       ...(v.message !== undefined ? { message: v.message } : {}),
       ...(v.contact !== undefined ? { contact: v.contact } : {}),
@@ -118,8 +119,9 @@ export const authorityClear: Command = {
   async run(argv) {
     const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, reason: { type: "string" } }, clearUsage);
     const registry = required(v.registry, "registry", clearUsage);
+    const imei = imeiArg(v.imei, clearUsage);
     const key = loadSigningKey(required(v.key, "key", clearUsage));
-    return sendRequest(registry, key, { type: "clear", imei: imeiArg(v.imei, clearUsage), ...(v.reason !== undefined ? { reason: v.reason } : {}) });
+    return sendRequest(registry, key, { type: "clear", imei, ...(v.reason !== undefined ? { reason: v.reason } : {}) });
   },
 };
 
@@ -137,10 +139,11 @@ export const authorityResetOwner: Command = {
   async run(argv) {
     const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, "owner-pub": { type: "string" }, reason: { type: "string" } }, resetUsage);
     const registry = required(v.registry, "registry", resetUsage);
+    const imei = imeiArg(v.imei, resetUsage);
     const key = loadSigningKey(required(v.key, "key", resetUsage));
     return sendRequest(registry, key, {
       type: "reset-owner",
-      imei: imeiArg(v.imei, resetUsage),
+      imei,
       ...(v["owner-pub"] !== undefined ? { key: coseKeyFromPublic(loadPublicKey(v["owner-pub"])) } : {}),
       ...(v.reason !== undefined ? { reason: v.reason } : {}),
     });

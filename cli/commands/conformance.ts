@@ -7,6 +7,8 @@ import { CliError } from "../command.js";
 import { hexArg, loadTaModule, parseFlags } from "./device-common.js";
 import { privateKeyFromPem } from "../../attestation/index.js";
 import { loadPublicKey } from "../../registry/keys.js";
+import { checkRegistryKey } from "../preflight.js";
+import { toolVersion } from "../version.js";
 
 const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
                              [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
@@ -53,7 +55,12 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
                        suite must fail; exit 1 if any passes
   --list               list the scenarios and the requirements they check
 
-Exit status: 0 when no scenario failed (skips are listed), 1 otherwise, 2 on a usage error.`;
+The suite's handsets take test IMEIs (TAC 00xxxxxx, GSMA TS.06 Reporting Body Identifier 00): a
+registry that pins the suite's OEM key with TAC ranges must allow 00000000-00999999, and its
+ledger marks their entries as test entries that peers do not apply (docs/CONFORMANCE.md).
+
+Exit status: 0 when no scenario failed (skips are listed), 1 otherwise, 2 on a usage or
+configuration mistake (E_CONFIG: --registry-pub is not the key --registry serves).`;
 
 /** --ranged-oem-key FILE:TAC -> the key and its TAC (PROTOCOL.md §6.1). */
 function rangedOemArg(arg: string) {
@@ -192,6 +199,9 @@ export const conformance: Command = {
         } catch (e) {
           throw new CliError("E_FILE", (e as Error).message);
         }
+        // A --registry-pub of another registry would make every handset reject every command:
+        // a configuration mistake, reported as such (exit 2) before any scenario runs.
+        await checkRegistryKey(v.registry, registryPublic, `--registry-pub ${v["registry-pub"]}`, "--registry");
         const ledger = v["federation-key"]
           ? { peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const, federationKey: federationKeyArg(v["federation-key"]) }
           : undefined;
@@ -224,7 +234,11 @@ export const conformance: Command = {
           : base;
       }
       const progress = new Progress();
+      // Reports say what produced them: tool, version, commit and options (secrets left out).
+      const options: Record<string, unknown> = { ...v };
+      if (typeof options["federation-key"] === "string" && /^[0-9a-fA-F]{64}$/.test(options["federation-key"])) options["federation-key"] = "(64 hex characters, not recorded)";
       const report = await runConformance({
+        about: { tool: { name: "antitheft conformance", ...toolVersion() }, options },
         target,
         scenarios,
         fleetSize: devices,

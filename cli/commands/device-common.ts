@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CliError } from "../command.js";
+import { isValidImei } from "../../attestation/imei.js";
 import { DeviceFolderError } from "../../agent/device-folder.js";
 import { TaError } from "../../agent/ta-errors.js";
 import { DEFAULT_TA_URL, TrustedApp } from "../../agent/trusted-app.js";
@@ -21,6 +22,15 @@ export function parseFlags<O extends Options>(argv: string[], options: O, usage:
 /** A flag that must be present (E_USAGE otherwise). */
 export function required<T>(value: T | undefined, flag: string, usage: string): T {
   if (value === undefined || value === "") throw new CliError("E_USAGE", `--${flag} is required\n\n${usage}`, 2);
+  return value;
+}
+
+/**
+ * An IMEI flag: 15 digits with a valid check digit (TS 23.003 Annex B). Every command refuses a
+ * bad one the same way: E_USAGE, exit 2, naming the flag.
+ */
+export function imeiFlag(value: string, flag = "imei"): string {
+  if (!isValidImei(value)) throw new CliError("E_USAGE", `--${flag} must be 15 digits with a valid check digit (TS 23.003 Annex B), got "${value}"`, 2);
   return value;
 }
 

@@ -1,4 +1,4 @@
-// `antitheft device ...`: the simulated handset's own tools (issues 3 and 4).
+// `antitheft device ...`: the simulated handset's own tools (identity, claim proof, status, health, factory reset).
 // attest, claim-proof and status boot the TA read-only (the boot is not committed), so looking
 // at a handset never changes it; factory-reset wipes user data and never the TA's state.
 import type { Command } from "../command.js";
@@ -9,6 +9,7 @@ import { NONCE_MAX, NONCE_MIN } from "../../attestation/eat/profile.js";
 import { DeviceFolder } from "../../agent/device-folder.js";
 import { mustLock } from "../../agent/enforcement.js";
 import { DeviceSession } from "../../agent/session.js";
+import { deviceHealth } from "./device-health.js";
 import { hexArg, loadTaModule, parseFlags, printJson, required, withDeviceErrors } from "./device-common.js";
 
 async function bootReadOnly(dir: string): Promise<DeviceSession> {
@@ -125,4 +126,4 @@ export const deviceFactoryReset: Command = {
     }),
 };
 
-export const deviceCommands: Command[] = [deviceAttest, deviceClaimProof, deviceStatus, deviceFactoryReset];
+export const deviceCommands: Command[] = [deviceAttest, deviceClaimProof, deviceStatus, deviceHealth, deviceFactoryReset];

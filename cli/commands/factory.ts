@@ -1,11 +1,10 @@
 // `antitheft factory provision`: creates a simulated handset folder at the factory.
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
-import { parseImei } from "../../attestation/imei.js";
 import { privateKeyFromPem, publicKeyFromPem, rawPublicKey } from "../../attestation/cose/key.js";
 import { nodeSigner } from "../../attestation/cose/sign1.js";
 import { provisionFolder } from "../../agent/factory.js";
-import { hexArg, loadTaModule, parseFlags, printJson, readTextFile, required, withDeviceErrors } from "./device-common.js";
+import { hexArg, imeiFlag, loadTaModule, parseFlags, printJson, readTextFile, required, withDeviceErrors } from "./device-common.js";
 
 const usage = `Usage: antitheft factory provision --dir DEVICE --imei IMEI [--imei2 IMEI] --oem-key oem.key
          --registry-pub registry.pub [--registry-pub ...] --model NAME [--oem-id HEX] [--issuer NAME]
@@ -16,7 +15,8 @@ commands (1..4), stores the sealed state (sealed.bin) and its counter, and write
 endorsement signed with --oem-key (endorsement.cbor, a raw COSE_Sign1) and device.json.
 --oem-id is 3 bytes (IEEE OUI) or 16 bytes; by default the OEM key's 16-byte kid.
 The folder appears complete or not at all. A folder that already holds a device is refused
-and left unchanged. Prints device.json.`;
+and left unchanged, and so is a DEVICE whose parent folder does not exist (a mistyped path is
+not created). Prints device.json.`;
 
 export const factoryProvision: Command = {
   path: ["factory", "provision"],
@@ -44,8 +44,8 @@ async function provision(argv: string[]): Promise<number> {
   );
   const dir = required(v.dir, "dir", usage);
   // Checked here for a clear message; the TA checks again and is the authority.
-  const imei = parseImei(required(v.imei, "imei", usage)).imei;
-  const imei2 = v.imei2 === undefined ? undefined : parseImei(v.imei2).imei;
+  const imei = imeiFlag(required(v.imei, "imei", usage));
+  const imei2 = v.imei2 === undefined ? undefined : imeiFlag(v.imei2, "imei2");
   const oemKey = privateKeyFromPem(await readTextFile(required(v["oem-key"], "oem-key", usage), "OEM key"));
   const regPaths = required(v["registry-pub"], "registry-pub", usage);
   if (regPaths.length > 4) throw new CliError("E_USAGE", "at most 4 --registry-pub keys", 2);

@@ -5,9 +5,8 @@
 // public view. Every request is a fresh COSE_Sign1 with a random id and the current time.
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
-import { hexArg, parseFlags, readTextFile, required } from "./device-common.js";
+import { hexArg, imeiFlag, parseFlags, readTextFile, required } from "./device-common.js";
 import { keygenCommand } from "./registry.js";
-import { isValidImei } from "../../attestation/index.js";
 import { loadPublicKey, loadSigningKey, type SigningKey } from "../../registry/keys.js";
 import { coseKeyFromPublic } from "../../attestation/cose/key.js";
 import { buildRequest, type RequestInput, type RequestType } from "../../registry/request-codec.js";
@@ -21,9 +20,7 @@ export const ownerKeygen = keygenCommand(
 
 /** --imei: 15 digits with a valid check digit (E_USAGE otherwise). */
 export function imeiArg(v: string | undefined, usage: string): string {
-  const imei = required(v, "imei", usage);
-  if (!isValidImei(imei)) throw new CliError("E_USAGE", `--imei must be 15 digits with a valid check digit (TS 23.003 Annex B), got "${imei}"`, 2);
-  return imei;
+  return imeiFlag(required(v, "imei", usage));
 }
 
 const ACTION_TEXT: Record<string, string> = { lock: "lock", unlock: "unlock", message: "message" };
@@ -65,8 +62,8 @@ ${extra === "report" ? "\n  --message   lock-screen message (at most 128 bytes o
       );
       if (extra !== "report" && (v.message !== undefined || v.contact !== undefined)) throw new CliError("E_USAGE", `${type} takes no --message or --contact\n\n${usage}`, 2);
       const registry = required(v.registry, "registry", usage);
+      const imei = imeiArg(v.imei, usage); // checked first: a bad IMEI is a usage error, whatever the key
       const key = loadSigningKey(required(v.key, "key", usage));
-      const imei = imeiArg(v.imei, usage);
       return sendRequest(registry, key, {
         type,
         imei,
@@ -110,8 +107,9 @@ export const ownerClaimCode: Command = {
   async run(argv) {
     const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" } }, claimCodeUsage);
     const registry = required(v.registry, "registry", claimCodeUsage);
+    const imei = imeiArg(v.imei, claimCodeUsage);
     const key = loadSigningKey(required(v.key, "key", claimCodeUsage));
-    return sendRequest(registry, key, { type: "claim-code", imei: imeiArg(v.imei, claimCodeUsage), key: key.coseKey });
+    return sendRequest(registry, key, { type: "claim-code", imei, key: key.coseKey });
   },
 };
 
@@ -138,8 +136,8 @@ export const ownerClaim: Command = {
   async run(argv) {
     const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, code: { type: "string" }, proof: { type: "string" } }, claimUsage);
     const registry = required(v.registry, "registry", claimUsage);
-    const key = loadSigningKey(required(v.key, "key", claimUsage));
     const imei = imeiArg(v.imei, claimUsage);
+    const key = loadSigningKey(required(v.key, "key", claimUsage));
     const code = required(v.code, "code", claimUsage);
     const proof = await proofArg(required(v.proof, "proof", claimUsage));
     return sendRequest(registry, key, { type: "claim", imei, key: key.coseKey, code, proof });
@@ -158,8 +156,8 @@ export const ownerTransfer: Command = {
   async run(argv) {
     const v = parseFlags(argv, { registry: { type: "string" }, key: { type: "string" }, imei: { type: "string" }, to: { type: "string" } }, transferUsage);
     const registry = required(v.registry, "registry", transferUsage);
-    const key = loadSigningKey(required(v.key, "key", transferUsage));
     const imei = imeiArg(v.imei, transferUsage);
+    const key = loadSigningKey(required(v.key, "key", transferUsage));
     const to = coseKeyFromPublic(loadPublicKey(required(v.to, "to", transferUsage)));
     return sendRequest(registry, key, { type: "transfer", imei, key: to });
   },
@@ -198,6 +196,9 @@ export const ownerStatus: Command = {
       lines.push(`  flags:        ${flags.length ? flags.join("; ") : "none"}`);
       const p = d.pendingCommand;
       lines.push(`  pending:      ${p ? `${p.action} (sequence ${p.seq}, ${p.status}, issued ${p.issuedAt})` : "none"}`);
+      const r = d.lastResult;
+      if (r) lines.push(`  last result:  ${r.action} (sequence ${r.seq}) ${r.status} at ${r.at}${r.error ? `: ${r.error.name} (${r.error.code}): ${r.error.text}` : ""}`);
+      for (const a of (d.alerts ?? []) as Record<string, any>[]) lines.push(`  ALERT:        ${a.kind}: ${a.reason}`);
     });
     process.stdout.write(lines.join("\n") + "\n");
     return 0;

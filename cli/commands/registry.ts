@@ -4,11 +4,13 @@ import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { parseFlags, required } from "./device-common.js";
 import { toHex } from "../../attestation/index.js";
+import { toolVersion } from "../version.js";
 import { loadPublicKey, loadSigningKey, publicPathFor, writeKeyPair } from "../../registry/keys.js";
 import { parseTacRanges, type PinnedOem } from "../../registry/oem-ranges.js";
 import type { BucketLimit } from "../../registry/rate-limits.js";
 import { RegistryError } from "../../registry/errors.js";
-import { textLogger } from "../../registry/text-log.js";
+import { LOG_FLAGS, LOG_USAGE, loggerFromFlags } from "../logging.js";
+import { withConfigFile } from "../config-file.js";
 import type { Registry } from "../../registry/registry.js";
 import { FederationKey } from "../../registry/ledger/pseudonym.js";
 import { parseCosignerKey } from "../../registry/ledger/cosignature.js";
@@ -50,10 +52,11 @@ export const registryKeygen = keygenCommand(
 const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry.sqlite --key registry.key
                           --oem-pub oem.pub[:TACS] [--oem-pub ...] [--authority-pub authority.pub ...]
                           [--http 127.0.0.1:8080] [--mqtt-version 4|5] [--name registry]
-                          [--share-group GROUP] [--measurement HEX ...] [--log text|json]
+                          [--share-group GROUP] [--measurement HEX ...] [--log text|json] [--log-level LEVEL]
                           [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]
                            [--witness URL=KEY ...] [--witness-policy FILE] [--ledger-get-limit N]]
                           [--limit-device B/R] [--limit-owner B/R] [--limit-authority B/R]
+       antitheft registry --config registry.json [any flag above, overriding the file]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
 endorsement chains to a pinned --oem-pub, detects clones, takes signed owner and authority
@@ -75,7 +78,7 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
   --share-group     MQTT 5 only: subscribe as $share/<GROUP>/... to split load across workers
                     on one --db (each worker its own --name; docs/CONFORMANCE.md)
   --measurement     an accepted agent measurement (hex); others are flagged tampered
-  --log             text (default) or json lines
+${LOG_USAGE}
   --federation-key  keep the tamper-evident ledger (docs/LEDGER.md) and federate: FILE holds the
                     federation's 32-byte pseudonymisation key in hex (openssl rand -hex 32)
   --peer-pub        a peer registry's public key (SPKI PEM), as NAME=FILE or FILE: its flags apply here
@@ -90,6 +93,12 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
   --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
                     registry publish per minute (default 2048; docs/LEDGER.md §6.1)
 
+  --config          FILE: a JSON object of these flags without "--", e.g. {"broker": "mqtt://...",
+                    "db": "registry.sqlite", "oem-pub": ["oem.pub"], "mqtt-version": 5}; a flag on
+                    the command line overrides the file's (deploy/registry.example.json)
+
+GET /healthz answers liveness and readiness (database, broker) and GET /metrics the Prometheus
+text metrics. Start-up is logged as the event registry.started (with its HTTP URL).
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
 
@@ -133,37 +142,37 @@ function limitArg(flag: string, s: string): BucketLimit {
   return { burst: Number(m[1]), perSecond: Number(m[2]) };
 }
 
+const REGISTRY_FLAGS = {
+  config: { type: "string" },
+  broker: { type: "string" },
+  db: { type: "string" },
+  key: { type: "string" },
+  "oem-pub": { type: "string", multiple: true },
+  "authority-pub": { type: "string", multiple: true },
+  http: { type: "string" },
+  "mqtt-version": { type: "string" },
+  name: { type: "string" },
+  "share-group": { type: "string" },
+  measurement: { type: "string", multiple: true },
+  ...LOG_FLAGS,
+  "federation-key": { type: "string" },
+  "peer-pub": { type: "string", multiple: true },
+  "federation-broker": { type: "string" },
+  "limit-device": { type: "string" },
+  "limit-owner": { type: "string" },
+  "limit-authority": { type: "string" },
+  "ledger-get-limit": { type: "string" },
+  witness: { type: "string", multiple: true },
+  "witness-policy": { type: "string" },
+} as const;
+
 export const registryRun: Command = {
   path: ["registry"],
   summary: "run the stolen-device registry (MQTT + HTTP, SQLite)",
   usage,
   async run(argv) {
-    const v = parseFlags(
-      argv,
-      {
-        broker: { type: "string" },
-        db: { type: "string" },
-        key: { type: "string" },
-        "oem-pub": { type: "string", multiple: true },
-        "authority-pub": { type: "string", multiple: true },
-        http: { type: "string" },
-        "mqtt-version": { type: "string" },
-        name: { type: "string" },
-        "share-group": { type: "string" },
-        measurement: { type: "string", multiple: true },
-        log: { type: "string" },
-        "federation-key": { type: "string" },
-        "peer-pub": { type: "string", multiple: true },
-        "federation-broker": { type: "string" },
-        "limit-device": { type: "string" },
-        "limit-owner": { type: "string" },
-        "limit-authority": { type: "string" },
-        "ledger-get-limit": { type: "string" },
-        witness: { type: "string", multiple: true },
-        "witness-policy": { type: "string" },
-      },
-      usage,
-    );
+    const cli = parseFlags(argv, REGISTRY_FLAGS, usage);
+    const v = withConfigFile(cli, cli.config, REGISTRY_FLAGS);
     const broker = required(v.broker, "broker", usage);
     const db = required(v.db, "db", usage);
     const keyPath = required(v.key, "key", usage);
@@ -171,8 +180,10 @@ export const registryRun: Command = {
     if (oemPubs.length === 0) throw new CliError("E_USAGE", `at least one --oem-pub is required\n\n${usage}`, 2);
     const version = v["mqtt-version"] ?? "4";
     if (version !== "4" && version !== "5") throw new CliError("E_USAGE", "--mqtt-version must be 4 or 5", 2);
-    const logMode = v.log ?? "text";
-    if (logMode !== "text" && logMode !== "json") throw new CliError("E_USAGE", "--log must be text or json", 2);
+    const { logger: log } = loggerFromFlags(v);
+    // MQTT 5 shared subscriptions ($share/GROUP/...) do not exist in MQTT 3.1.1: a configuration
+    // mistake, said as such (not a failure of the database or the broker later on).
+    if (v["share-group"] !== undefined && version !== "5") throw new CliError("E_USAGE", "--share-group needs --mqtt-version 5 (MQTT 5 shared subscriptions)", 2);
     const http = hostPort(v.http ?? "127.0.0.1:8080");
     for (const m of v.measurement ?? []) if (!/^([0-9a-fA-F]{2}){1,64}$/.test(m)) throw new CliError("E_USAGE", `--measurement must be 1..64 bytes of hex`, 2);
     const name = v.name ?? "registry";
@@ -201,8 +212,6 @@ export const registryRun: Command = {
       ...(v["limit-authority"] ? { authority: limitArg("limit-authority", v["limit-authority"]) } : {}),
     };
     const authorities = (v["authority-pub"] ?? []).map(loadPublicKey);
-    const out = (line: string) => void process.stdout.write(line);
-    const log = textLogger(out, logMode);
 
     // Loaded here, not at the top: the other commands should not pay for MQTT and SQLite.
     const { Registry } = await import("../../registry/registry.js");
@@ -219,6 +228,7 @@ export const registryRun: Command = {
         acceptedMeasurements: v.measurement ?? [],
         rateLimits,
         ...(ledger ? { ledger } : {}),
+        version: toolVersion().version,
       });
     } catch (e) {
       if (e instanceof RegistryError) throw new CliError(e.code, e.message);
@@ -235,23 +245,27 @@ export const registryRun: Command = {
       if (e instanceof CliError) throw e;
       throw new CliError("E_START", `the registry could not start: ${(e as Error).message}`);
     }
-    out(
-      [
-        `antitheft registry "${name}" running`,
-        `  database  ${db} (schema ${registry.store.schemaVersion}, ${registry.store.devices.count()} devices)`,
-        `  key       kid ${toHex(registryKey.kid)}`,
-        `  oem roots ${oemRoots.length}, authorities ${authorities.length}`,
-        `  broker    ${broker} (MQTT ${version === "5" ? "5" : "3.1.1"}, client id at-r-${name})`,
-        `  http      ${registry.httpUrl}`,
-        ...(ledger ? [`  ledger    log ${toHex(registryKey.kid)}, ${ledger.peers.length} peer(s), federation key id ${toHex(ledger.federationKey.id)}`] : []),
-        ...(registry.ledger ? [`  tlog      ${registry.httpUrl}/antitheft/v1/ledger/tlog/ (C2SP tlog-tiles), checkpoint key ${registry.ledger.verifierKey}`] : []),
-        "",
-      ].join("\n"),
-    );
+    // The start-up banner is an event like any other (one stream, one format).
+    log.log("info", "registry.started", {
+      name,
+      version: toolVersion().version,
+      db,
+      schema: registry.store.schemaVersion,
+      devices: registry.store.devices.count(),
+      kid: toHex(registryKey.kid),
+      oemRoots: oemRoots.length,
+      authorities: authorities.length,
+      broker,
+      mqtt: version === "5" ? "5" : "3.1.1",
+      clientId: `at-r-${name}`,
+      http: registry.httpUrl,
+      ...(ledger ? { ledgerLog: toHex(registryKey.kid), peers: ledger.peers.length, federationKeyId: toHex(ledger.federationKey.id) } : {}),
+      ...(registry.ledger ? { tlog: `${registry.httpUrl}/antitheft/v1/ledger/tlog/`, checkpointKey: registry.ledger.verifierKey } : {}),
+    });
     const signal = await stopped;
-    out(`${signal}: stopping\n`);
+    log.log("info", "registry.stopping", { signal });
     await registry.stop();
-    out("stopped\n");
+    log.log("info", "registry.stopped", {});
     return 0;
   },
 };

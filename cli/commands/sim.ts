@@ -1,6 +1,7 @@
 // `antitheft sim`: a fleet of virtual handsets against the reference registry (simulator/sim.ts).
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
+import { toolVersion } from "../version.js";
 import { loadTaModule, parseFlags, required } from "./device-common.js";
 
 const usage = `Usage: antitheft sim --devices N [--broker URL] [--mqtt-version 4|5] [--scenario NAME|all]
@@ -64,6 +65,7 @@ export const sim: Command = {
     const module = await loadTaModule();
     const { runSim } = await import("../../simulator/sim.js");
     const r = await runSim({
+      about: { tool: { name: "antitheft sim", ...toolVersion() }, options: { ...v } },
       module,
       devices,
       ...(v.broker ? { broker: v.broker } : {}),

@@ -4,9 +4,8 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
-import { parseFlags } from "./device-common.js";
+import { imeiFlag, parseFlags } from "./device-common.js";
 import { toHex } from "../../attestation/index.js";
-import { isValidImei } from "../../attestation/imei.js";
 import { parseVerifierKey } from "../../registry/ledger/note.js";
 import { parseWitnessPolicy } from "../../registry/ledger/witness-policy.js";
 import { verifyFlagProof } from "../../registry/ledger/flag-proof.js";
@@ -32,7 +31,7 @@ export const verifyFlag: Command = {
     const v = parseFlags(argv, { bundle: { type: "string" }, "log-key": { type: "string" }, "witness-policy": { type: "string" }, imei: { type: "string" }, "federation-key": { type: "string" }, json: { type: "boolean" } }, usage);
     if (!v.bundle || !v["log-key"]) throw new CliError("E_USAGE", `--bundle and --log-key are required\n\n${usage}`, 2);
     if (Boolean(v.imei) !== Boolean(v["federation-key"])) throw new CliError("E_USAGE", "--imei and --federation-key go together", 2);
-    if (v.imei && !isValidImei(v.imei)) throw new CliError("E_USAGE", "--imei must be 15 digits with a valid check digit", 2);
+    if (v.imei) imeiFlag(v.imei);
     const key = parseVerifierKey(v["log-key"]);
     if (!key.ok) throw new CliError("E_USAGE", `--log-key: ${key.reason}`, 2);
     let policy;

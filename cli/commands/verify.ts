@@ -43,7 +43,30 @@ export const verify: Command = {
       }
       const r = verifyAttestation({ token, endorsement, nonce }, { oemRoots: roots, nonces });
       if (!r.ok) throw new CliError(r.error.code, r.error.message.replace(`${r.error.code}: `, ""));
-      printJson(toJsonValue(r.value));
+      printJson(toJsonValue(withTextModels(r.value)));
       return 0;
     }),
 };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The hardware model (hwmodel, RFC 9711 §4.2.4) is a model name: shown as text when it is UTF-8
+ * (as the factory writes it), as hex only when it is not. Other byte strings stay hex.
+ */
+function withTextModels(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withTextModels);
+  if (v === null || typeof v !== "object" || v instanceof Uint8Array || v instanceof Map) return v;
+  return Object.fromEntries(
+    Object.entries(v).map(([k, x]) => {
+      if (k === "hwmodel" && x instanceof Uint8Array) {
+        try {
+          return [k, utf8.decode(x)];
+        } catch {
+          return [k, x];
+        }
+      }
+      return [k, withTextModels(x)];
+    }),
+  );
+}

@@ -12,6 +12,8 @@
 //     "fk": bstr .size 8,       ; id of the federation key the pseudonyms were made with
 //     "by": "owner" / "authority" / "registry",  ; the role that raised or cleared (no key, no name)
 //     ? "ref": uint,            ; found / cleared: seq of the entry that raised the flag (< seq)
+//     ? "test": true,           ; every IMEI is a test IMEI (TAC 00xxxxxx, protocol/test-imei.ts):
+//                               ; a conformance run's entry, which peers do not apply (§2)
 //   }
 // The leaf the Merkle tree commits to is the COSE_Sign1 bytes (RFC 9162 §2.1.1 leaf input).
 import type { KeyObject } from "node:crypto";
@@ -45,6 +47,8 @@ export interface EntryBody {
   readonly fk: Uint8Array;
   readonly by: PartyRole;
   readonly ref?: number;
+  /** A test entry (docs/LEDGER.md §2): peers keep it in the tree but apply no flag from it. */
+  readonly test?: true;
 }
 
 export function isRaise(ev: LedgerEvent): ev is RaiseEvent {
@@ -61,12 +65,14 @@ export function signEntry(body: EntryBody, signer: Signer): Uint8Array {
     v: 1, t: "entry", log: body.log, seq: body.seq, ts: body.ts, ev: body.ev, sub: [...body.sub], fk: body.fk, by: body.by,
   };
   if (body.ref !== undefined) payload.ref = body.ref;
+  if (body.test) payload.test = true;
   return signObject(payload, signer, body.log);
 }
 
 function body(m: Map<unknown, unknown>): Checked<EntryBody> {
   const p = m as Parameters<typeof field.uint>[0];
-  if (!field.keys(p, ["v", "t", "log", "seq", "ts", "ev", "sub", "fk", "by"], ["ref"])) return refuse("E_LEDGER_SHAPE", "entry fields");
+  if (!field.keys(p, ["v", "t", "log", "seq", "ts", "ev", "sub", "fk", "by"], ["ref", "test"])) return refuse("E_LEDGER_SHAPE", "entry fields");
+  if (p.has("test") && p.get("test") !== true) return refuse("E_LEDGER_SHAPE", "test, when present, is true");
   const log = field.bytes(p, "log", LOG_ID_BYTES);
   const seq = field.uint(p, "seq");
   const ts = field.uint(p, "ts");
@@ -82,7 +88,7 @@ function body(m: Map<unknown, unknown>): Checked<EntryBody> {
   if (!isClear(ev) ? p.has("ref") : ref === undefined || ref >= seq) {
     return refuse("E_LEDGER_SHAPE", "found / cleared name the earlier entry they clear (ref < seq); a raised flag or an owner-reset has no ref");
   }
-  return accept({ log, seq, ts, ev, sub: sub as Uint8Array[], fk, by, ...(ref !== undefined ? { ref } : {}) });
+  return accept({ log, seq, ts, ev, sub: sub as Uint8Array[], fk, by, ...(ref !== undefined ? { ref } : {}), ...(p.has("test") ? { test: true as const } : {}) });
 }
 
 /** Decodes an entry and checks its signature under the log's key. Never throws. */

@@ -9,6 +9,7 @@ import type { FederationKey } from "./pseudonym.js";
 import type { LedgerDb } from "./ledger-db.js";
 import type { LogRow } from "./tables.js";
 import { accept, refuse, type Checked } from "./errors.js";
+import { isTestImei } from "../../protocol/test-imei.js";
 
 export interface LocalEvent {
   readonly ev: LedgerEvent;
@@ -45,8 +46,10 @@ export class LocalLog {
       if (!subjects.some((s) => equalBytes(s, p))) subjects.push(p);
     }
     if (subjects.length < 1 || subjects.length > MAX_SUBJECTS) throw new RangeError(`an entry names 1..${MAX_SUBJECTS} IMEIs`);
+    // A conformance run's synthetic handsets (all IMEIs in the test range) make test entries (§2).
+    const test = e.imeis.every((i) => isTestImei(i));
     const body: EntryBody = {
-      log: this.row.logId, seq, ts: this.now(), ev: e.ev, sub: subjects, fk: this.fk.id, by: e.by, ...(e.ref !== undefined ? { ref: e.ref } : {}),
+      log: this.row.logId, seq, ts: this.now(), ev: e.ev, sub: subjects, fk: this.fk.id, by: e.by, ...(e.ref !== undefined ? { ref: e.ref } : {}), ...(test ? { test: true as const } : {}),
     };
     const cose = signEntry(body, this.key.signer);
     // A row already at this position was not written by this code path: refuse to build on it.

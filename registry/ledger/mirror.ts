@@ -33,11 +33,13 @@ export interface Outcome {
   applied: number;
   /** Entries made with another federation key (not applied to the peer flags). */
   foreignKey: number;
+  /** Test entries (docs/LEDGER.md §2: a conformance run's): in the tree, not applied to the peer flags. */
+  test: number;
   /** The head was not held before. */
   newHead?: boolean;
 }
 
-const outcome = (): Outcome => ({ alarms: [], applied: 0, foreignKey: 0 });
+const outcome = (): Outcome => ({ alarms: [], applied: 0, foreignKey: 0, test: 0 });
 
 function alarm(ldb: LedgerDb, out: Outcome, now: number, a: Omit<NewAlarm, "first" | "second"> & { first: Uint8Array; second?: Uint8Array }): void {
   let first = a.first;
@@ -77,6 +79,7 @@ function advance(ldb: LedgerDb, log: LogRow, federationKeyId: Uint8Array, now: n
     const e = peekEntry(cose); // verified before it was stored
     if (e.ok) {
       if (!equalBytes(e.value.fk, federationKeyId)) out.foreignKey++;
+      else if (e.value.test) out.test++; // a conformance run's entry (docs/LEDGER.md §2): kept, not applied
       else if (isRaise(e.value.ev)) for (const s of e.value.sub) ldb.peerFlags.raise(s, log.id, e.value.seq, e.value.ev, e.value.ts);
       else if (isClear(e.value.ev)) ldb.peerFlags.clear(log.id, e.value.ref!, e.value.seq);
       // owner-reset: a notice, no flag changes

@@ -16,15 +16,18 @@ function cut(s: string, n: number): string {
 /** The console table: one line per scenario, then totals, requirements and measurements. */
 export function formatTable(r: RunReport, width = 120): string {
   const nameW = Math.max(8, ...r.verdicts.map((v) => v.scenario.length));
+  const a = r.about;
   const lines = [
     `antitheft conformance: ${r.target}`,
     `  handsets: ${r.driver}; broker ${r.broker} (MQTT ${r.mqttVersion === 5 ? "5" : "3.1.1"})`,
+    ...(a ? [`  tool: ${a.tool.name} ${a.tool.version}${a.tool.commit ? ` (commit ${a.tool.commit})` : ""}; started ${r.startedAt}`, `  options: ${formatOptions(a.options)}`] : []),
     "",
     `  ${"scenario".padEnd(nameW)}  result  ${"ms".padStart(6)}  requirements / detail`,
   ];
   for (const v of r.verdicts) {
     lines.push(`  ${v.scenario.padEnd(nameW)}  ${MARK[v.outcome].padEnd(6)}  ${String(v.ms).padStart(6)}  ${v.reqs.join(" ")}`);
     if (v.failure) lines.push(`  ${" ".repeat(nameW + 18)}${cut((v.failure.req ? `${v.failure.req}: ` : "") + v.failure.message, Math.max(40, width - nameW - 18))}`);
+    if (v.skipReason) lines.push(`  ${" ".repeat(nameW + 18)}${cut(`skipped: ${v.skipReason}`, Math.max(40, width - nameW - 18))}`);
   }
   const c = r.counts;
   lines.push("", `  ${r.verdicts.length} scenarios: ${c.pass} pass, ${c.fail} fail, ${c.skip} skipped, ${c.error} errors in ${(r.ms / 1000).toFixed(1)} s`);
@@ -39,6 +42,11 @@ export function formatTable(r: RunReport, width = 120): string {
   const measured = r.verdicts.flatMap((v) => Object.entries(v.metrics).map(([k, m]) => `    ${v.scenario} ${k}: ${formatSummary(m)}`));
   if (measured.length) lines.push("  measurements:", ...measured);
   return lines.join("\n") + "\n";
+}
+
+function formatOptions(o: Readonly<Record<string, unknown>>): string {
+  const parts = Object.entries(o).filter(([, v]) => v !== undefined && v !== false).map(([k, v]) => (v === true ? `--${k}` : `--${k} ${Array.isArray(v) ? v.join(" ") : String(v)}`));
+  return parts.length ? parts.join(" ") : "(defaults)";
 }
 
 /** Everything, with the requirement texts, as JSON. */
@@ -70,6 +78,13 @@ export function toJunit(r: RunReport): string {
     `      <property name="handsets" value="${xmlText(r.driver)}"/>`,
     `      <property name="broker" value="${xmlText(r.broker)}"/>`,
     `      <property name="mqtt" value="${r.mqttVersion === 5 ? "5" : "3.1.1"}"/>`,
+    ...(r.about
+      ? [
+          `      <property name="tool" value="${xmlText(`${r.about.tool.name} ${r.about.tool.version}`)}"/>`,
+          ...(r.about.tool.commit ? [`      <property name="commit" value="${r.about.tool.commit}"/>`] : []),
+          `      <property name="options" value="${xmlText(formatOptions(r.about.options))}"/>`,
+        ]
+      : []),
     `    </properties>`,
   ];
   for (const v of r.verdicts) {
@@ -77,7 +92,7 @@ export function toJunit(r: RunReport): string {
     const msg = v.failure ? xmlText((v.failure.req ? `${v.failure.req}: ` : "") + v.failure.message) : "";
     if (v.outcome === "fail") out.push(`      <failure message="${msg}" type="${xmlText(v.failure?.req ?? "failure")}">${msg}</failure>`);
     if (v.outcome === "error") out.push(`      <error message="${msg}" type="error">${msg}</error>`);
-    if (v.outcome === "skip") out.push(`      <skipped message="${msg}"/>`);
+    if (v.outcome === "skip") out.push(`      <skipped message="${xmlText(v.skipReason ?? "")}"/>`);
     if (v.steps.length) out.push(`      <system-out>${xmlText(v.steps.join("\n"))}</system-out>`);
     out.push(`    </testcase>`);
   }

@@ -19,14 +19,25 @@ export interface Verdict {
   readonly reqs: readonly string[];
   readonly outcome: Outcome;
   readonly ms: number;
+  /** fail / error: the requirement violated (if any) and why. Never set for a skip. */
   readonly failure?: { readonly req?: string; readonly message: string };
+  /** skip: why the scenario did not run (a capability the target lacks). */
+  readonly skipReason?: string;
   readonly steps: readonly string[];
   readonly metrics: Readonly<Record<string, Summary>>;
 }
 
 export type RequirementOutcome = "pass" | "fail" | "inconclusive" | "untested";
 
+/** What produced a report: the tool, its version and commit, and the options it ran with. */
+export interface RunAbout {
+  readonly tool: { readonly name: string; readonly version: string; readonly commit: string | null };
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
 export interface RunReport {
+  /** Which tool made the report and how it was run (reports are evidence: they say what produced them). */
+  readonly about?: RunAbout;
   readonly target: string;
   readonly driver: string;
   readonly broker: string;
@@ -53,6 +64,8 @@ export interface RunOptions {
   readonly onStart?: (scenario: Scenario) => void;
   readonly onVerdict?: (verdict: Verdict) => void;
   readonly progress?: (done: number, total: number, label: string) => void;
+  /** Copied into the report (the CLI passes its version, commit and options). */
+  readonly about?: RunAbout;
 }
 
 export async function runConformance(o: RunOptions): Promise<RunReport> {
@@ -75,6 +88,7 @@ export async function runConformance(o: RunOptions): Promise<RunReport> {
   const counts: Record<Outcome, number> = { pass: 0, fail: 0, skip: 0, error: 0 };
   for (const v of verdicts) counts[v.outcome]++;
   return {
+    ...(o.about ? { about: o.about } : {}),
     target: o.target.name,
     driver: o.target.driver.name,
     broker: o.target.brokerUrl,
@@ -91,7 +105,7 @@ async function runOne(o: RunOptions, sc: Scenario, observer: Observer, imeis: Im
   const base = { scenario: sc.name, title: sc.title, reqs: sc.reqs };
   const missing = (sc.needs ?? []).filter((c) => !caps.has(c));
   if (missing.length > 0) {
-    return { ...base, outcome: "skip", ms: 0, failure: { message: `the target lacks: ${missing.join(", ")}` }, steps: [], metrics: {} };
+    return { ...base, outcome: "skip", ms: 0, skipReason: `the target lacks: ${missing.join(", ")}`, steps: [], metrics: {} };
   }
   const driver = o.driverFor?.(sc);
   const s = new Session({

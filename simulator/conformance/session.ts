@@ -2,7 +2,7 @@
 // the steps it took (for the report), its measurements, and the checks. A failed check throws
 // ConformanceFailure naming the requirement it violates; waits poll with a timeout and fail the
 // same way (a wait is never a timing assertion: its timeout only bounds how long "never" is).
-import { randomInt } from "node:crypto";
+import { randomTestTac } from "../../protocol/test-imei.js";
 import { generateEd25519, imeiFromTacSnr, type Signer } from "../../attestation/index.js";
 import { RegistryClient } from "../../registry/client.js";
 import { signingKey, type SigningKey } from "../../registry/keys.js";
@@ -20,12 +20,16 @@ export class ConformanceFailure extends Error {
   }
 }
 
-/** IMEIs unique to one run (a random TAC), so runs against a long-lived registry never collide. */
+/**
+ * IMEIs unique to one run (a random TAC), so runs against a long-lived registry never collide.
+ * The TAC is a test TAC (00xxxxxx, protocol/test-imei.ts): synthetic handsets never take IMEIs
+ * of a real-looking range, and the registry's ledger marks their entries as test entries.
+ */
 export class ImeiSource {
   readonly tac: string;
   #serial = 0;
   constructor(tac?: string) {
-    this.tac = tac ?? `35${String(randomInt(0, 1_000_000)).padStart(6, "0")}`;
+    this.tac = tac ?? randomTestTac();
     if (!/^[0-9]{8}$/.test(this.tac)) throw new RangeError("a TAC is 8 digits");
   }
   next(): string {

@@ -116,7 +116,7 @@ export interface RegistryProcessOptions {
  */
 export class RegistryProcess {
   readonly events: LogEvent[] = [];
-  /** Non-JSON output (the banner, stray errors), for failure messages. */
+  /** Non-JSON output (stray errors), for failure messages. */
   readonly text: string[] = [];
   readonly db: string;
   readonly #o: RegistryProcessOptions;
@@ -197,7 +197,7 @@ export class RegistryProcess {
     proc.stderr!.setEncoding("utf8");
     proc.stderr!.on("data", (chunk: string) => void (this.#stderr += chunk));
     try {
-      await waitFor(() => this.#url || !this.alive, "the registry's banner", 15_000, 5);
+      await waitFor(() => this.#url || !this.alive, "the registry's start-up event", 15_000, 5);
     } catch (e) {
       proc.kill("SIGKILL");
       throw e;
@@ -208,15 +208,15 @@ export class RegistryProcess {
   #line(line: string): void {
     if (line.startsWith("{")) {
       try {
-        this.events.push(JSON.parse(line) as LogEvent);
+        const e = JSON.parse(line) as LogEvent;
+        this.events.push(e);
+        if (e.event === "registry.started" && typeof e.http === "string") this.#url = e.http;
         return;
       } catch {
         // not a log line after all
       }
     }
     this.text.push(line);
-    const m = /^\s+http\s+(http:\/\/\S+)/.exec(line);
-    if (m) this.#url = m[1]!;
   }
 
   /** kill -9: no clean-up of any kind. */
