@@ -12,9 +12,11 @@
 // lock/unlock again above it.
 import Database from "better-sqlite3";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
-import { SCHEMA_VERSION } from "./store.js";
+import { isPostgresUrl, SCHEMA_VERSION } from "./store.js";
 
 export type BackupErrorCode = "E_DB_IN_USE" | "E_BACKUP_INVALID" | "E_BACKUP_IO";
+
+const POSTGRES_BACKUP = "a PostgreSQL database is backed up and restored with PostgreSQL's own tools (pg_dump, pg_restore, base backups; docs/STORAGE.md §6)";
 
 export class BackupError extends Error {
   constructor(readonly code: BackupErrorCode, message: string) {
@@ -55,6 +57,7 @@ export function checkDatabase(path: string): BackupInfo {
 
 /** A consistent copy of the database at `db` (which may be in use) written to `dest`. */
 export async function backupDatabase(db: string, dest: string): Promise<BackupInfo> {
+  if (isPostgresUrl(db)) throw new BackupError("E_BACKUP_IO", POSTGRES_BACKUP);
   if (!existsSync(db)) throw new BackupError("E_BACKUP_IO", `no database at ${db}`);
   const tmp = `${dest}.partial-${process.pid}`;
   const src = new Database(db, { fileMustExist: true });
@@ -100,6 +103,7 @@ function assertNotInUse(db: string): void {
  * the replaced database was kept (undefined when there was none).
  */
 export async function restoreDatabase(from: string, db: string, now: () => Date = () => new Date()): Promise<{ info: BackupInfo; keptAs?: string }> {
+  if (isPostgresUrl(db)) throw new BackupError("E_BACKUP_IO", POSTGRES_BACKUP);
   const info = checkDatabase(from);
   let keptAs: string | undefined;
   if (existsSync(db)) {
