@@ -19,6 +19,7 @@ import { auditCommand } from "./commands/audit.js";
 import { ledgerCommands } from "./commands/ledger.js";
 import { witnessCommands } from "./commands/witness.js";
 import { verifyFlag } from "./commands/verify-flag.js";
+import { pkiCommands } from "./commands/pki.js";
 
 const commands: Command[] = [
   selftest,
@@ -27,6 +28,7 @@ const commands: Command[] = [
   demo,
   auditCommand, ...ledgerCommands, ...witnessCommands, verifyFlag,
   sim, conformance,
+  ...pkiCommands,
 ];
 
 function topHelp(): string {

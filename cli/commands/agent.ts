@@ -7,9 +7,12 @@ import { DeviceFolder } from "../../agent/device-folder.js";
 import { CommandEnforcer, SimulatedHandset, type Enforcer } from "../../agent/enforcement.js";
 import { jsonLineLogger, type LogLevel } from "../../agent/log.js";
 import { hexArg, loadTaModule, parseFlags, required, withDeviceErrors } from "./device-common.js";
+import { mqttSecurityFromFlags, TRANSPORT_FLAGS, TRANSPORT_USAGE } from "./transport-flags.js";
+import { deviceTlsFiles } from "../../transport/device-tls-files.js";
 
-const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt://HOST:PORT [--mqtt-version 4|5]
+const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt(s)://HOST:PORT [--mqtt-version 4|5]
          [--heartbeat SECONDS] [--enforcer-config FILE] [--measurement HEX] [--log-level LEVEL]
+         [--ca FILE] [--cert FILE --key FILE] [--username NAME [--password SECRET]]
 
 Runs the device agent of the handset folder DEVICE: boots its Trusted App, enforces the lock
 state before any network traffic, then connects to the broker (persistent session, client id
@@ -20,7 +23,11 @@ at-d-<did>, Last Will), answers challenges with attestations, sends heartbeats (
   argument array (with {message} / {contact} placeholders). Without it the handset is simulated
   and its screen is printed on stdout.
 --measurement: the digest reported in attestations (default: SHA-256 of the agent's code).
-Logs are JSON lines on stderr (--log-level debug|info|warn|error, default info).`;
+Logs are JSON lines on stderr (--log-level debug|info|warn|error, default info).
+With an mqtts:// broker the agent authenticates with the handset's transport identity from its
+folder (tls-client.crt, tls-client.key, tls-ca.crt: antitheft factory provision --tls-ca) unless
+the flags below name other files (docs/PROTOCOL.md §2.1):
+${TRANSPORT_USAGE}`;
 
 export const agent: Command = {
   path: ["agent"],
@@ -38,6 +45,7 @@ export const agent: Command = {
           "enforcer-config": { type: "string" },
           measurement: { type: "string" },
           "log-level": { type: "string" },
+          ...TRANSPORT_FLAGS,
         },
         usage,
       );
@@ -48,6 +56,7 @@ export const agent: Command = {
       if (version !== "4" && version !== "5") throw new CliError("E_USAGE", "--mqtt-version must be 4 (MQTT 3.1.1) or 5", 2);
       const heartbeatS = v.heartbeat === undefined ? 60 : Number(v.heartbeat);
       if (!Number.isFinite(heartbeatS) || heartbeatS < 0) throw new CliError("E_USAGE", "--heartbeat must be a number of seconds >= 0 (0 disables)", 2);
+      const security = mqttSecurityFromFlags(v, broker, deviceTlsFiles(dir));
       const level = (v["log-level"] ?? "info") as LogLevel;
       if (!["debug", "info", "warn", "error"].includes(level)) throw new CliError("E_USAGE", "--log-level must be debug, info, warn or error", 2);
       const measurement =
@@ -66,17 +75,18 @@ export const agent: Command = {
       // Loaded here, not at CLI start-up: MQTT.js is the heaviest import and only this command needs it.
       const { Agent } = await import("../../agent/agent.js");
       const { mqttTransport } = await import("../../agent/mqtt-link.js");
+      const { mqttSecurityOptions } = await import("../../transport/mqtt-options.js");
       const agentInstance = await Agent.start({
         folder: DeviceFolder.at(dir),
         module: await loadTaModule(),
-        transport: mqttTransport(broker),
+        transport: mqttTransport(broker, mqttSecurityOptions(broker, security)),
         enforcer,
         logger: jsonLineLogger((line) => process.stderr.write(line), Date.now, level),
         protocolVersion: version === "5" ? 5 : 4,
         heartbeatS,
         measurement,
       });
-      process.stdout.write(`agent running: did ${agentInstance.did}, broker ${broker} (Ctrl-C to stop)\n`);
+      process.stdout.write(`agent running: did ${agentInstance.did}, broker ${broker}${security?.tls?.identity ? ` as ${security.tls.identity}` : ""} (Ctrl-C to stop)\n`);
       await new Promise<void>((resolve) => {
         // The agent's own timers are unref'd; this interval keeps the process up until a signal.
         const keepAlive = setInterval(() => undefined, 1 << 30);

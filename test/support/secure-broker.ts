@@ -1,0 +1,184 @@
+// A real Mosquitto configured from the shipped files deploy/mosquitto/ (mosquitto.conf and acl or
+// acl-lab; or mosquitto-password.conf), templated with paths and the port only: the files under
+// /etc/mosquitto/antitheft/, /var/lib/mosquitto/ and /var/log/mosquitto/ go to a temp folder,
+// `listener 8883` becomes a free loopback port. (Started as root, Mosquitto would drop to user
+// "mosquitto", who cannot read that folder: a `user` line keeps the current user, as in brokers.ts.)
+// The PKI is made by the project's own code (transport/pki-dir.ts): a CA, the broker's server
+// certificate for 127.0.0.1/localhost, and client certificates on demand.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, waitUntilAccepting } from "./brokers.js";
+import { initPki, issueFromDir, loadCa, revokeInDir } from "../../transport/pki-dir.js";
+import { issueCertificate, createCa, type IssueInput } from "../../transport/pki.js";
+import { loadClientTls, type ClientTls } from "../../transport/client-tls.js";
+import type { MqttSecurity } from "../../transport/mqtt-options.js";
+
+export const DEPLOY_DIR = fileURLToPath(new URL("../../../deploy/mosquitto/", import.meta.url));
+
+export interface SecureBrokerOptions {
+  /** "tls" (default): mosquitto.conf, mutual TLS; "password": mosquitto-password.conf. */
+  readonly mode?: "tls" | "password";
+  /** The ACL file of deploy/mosquitto/ to use (default "acl"). */
+  readonly acl?: "acl" | "acl-lab";
+  /** username -> password lines for the password file (mode "password"), made with mosquitto_passwd. */
+  readonly passwords?: Readonly<Record<string, string>>;
+}
+
+export interface Identity {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export class SecureBroker {
+  #proc: ChildProcess | undefined;
+  #stopped = false;
+
+  private constructor(
+    /** The temp folder: the PKI (ca.crt, ca.key, crl.pem), the broker's files, the config. */
+    readonly dir: string,
+    readonly port: number,
+    readonly mode: "tls" | "password",
+  ) {}
+
+  /** mqtts://127.0.0.1:<port> */
+  get url(): string {
+    return `mqtts://127.0.0.1:${this.port}`;
+  }
+
+  get caFile(): string {
+    return join(this.dir, "ca.crt");
+  }
+
+  static async start(o: SecureBrokerOptions = {}): Promise<SecureBroker> {
+    const mode = o.mode ?? "tls";
+    const dir = await mkdtemp(join(tmpdir(), "at-secure-mosquitto-"));
+    try {
+      await initPki(dir, "test transport CA");
+      const server = await issueFromDir(dir, { cn: "localhost", usage: "server", hosts: ["127.0.0.1", "localhost"] });
+      await writeFile(join(dir, "broker.crt"), server.certPem);
+      await writeFile(join(dir, "broker.key"), server.keyPem, { mode: 0o600 });
+      const acl = await readFile(join(DEPLOY_DIR, o.acl ?? "acl"), "utf8");
+      await writeFile(join(dir, "acl"), acl);
+      if (mode === "password") {
+        const lines: string[] = [];
+        for (const [u, p] of Object.entries(o.passwords ?? {})) lines.push(`${u}:${p}`);
+        await writeFile(join(dir, "passwd"), lines.join("\n") + "\n", { mode: 0o600 });
+        // mosquitto_passwd -U hashes a plain-text user:password file in place.
+        await run("mosquitto_passwd", ["-U", join(dir, "passwd")]);
+      }
+      for (let attempt = 0; ; attempt++) {
+        const port = await freePort();
+        const b = new SecureBroker(dir, port, mode);
+        try {
+          await b.#launch();
+          return b;
+        } catch (e) {
+          if (attempt < 2 && /address already in use/i.test(String(e))) continue;
+          throw e;
+        }
+      }
+    } catch (e) {
+      await rm(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  async #launch(): Promise<void> {
+    const shipped = await readFile(join(DEPLOY_DIR, this.mode === "tls" ? "mosquitto.conf" : "mosquitto-password.conf"), "utf8");
+    const conf = shipped
+      .replaceAll("/etc/mosquitto/antitheft/", `${this.dir}/`)
+      .replaceAll("/var/lib/mosquitto/", `${this.dir}/`)
+      .replaceAll("/var/log/mosquitto/mosquitto.log", join(this.dir, "mosquitto.log"))
+      .replace(/^listener 8883$/m, `listener ${this.port} 127.0.0.1`);
+    const user = process.getuid?.() === 0 ? `\nuser ${userInfo().username}\n` : "\n";
+    await writeFile(join(this.dir, "mosquitto.conf"), conf + user);
+    const p = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    p.stderr?.on("data", (d: Buffer) => void (stderr += d.toString()));
+    process.once("exit", () => p.kill("SIGKILL"));
+    try {
+      await waitUntilAccepting("127.0.0.1", this.port, 10_000, () => p.exitCode === null && p.signalCode === null);
+    } catch (e) {
+      p.kill("SIGKILL");
+      throw new Error(`mosquitto (shipped config) did not start: ${(e as Error).message}\n${stderr}${await this.log()}`);
+    }
+    this.#proc = p;
+  }
+
+  /** The broker's log so far. */
+  log(): Promise<string> {
+    return readFile(join(this.dir, "mosquitto.log"), "utf8").catch(() => "");
+  }
+
+  /** Issues a client certificate under the broker's CA; returns the file paths. */
+  async issue(name: string, input: Omit<IssueInput, "usage"> & { usage?: IssueInput["usage"] }): Promise<Identity> {
+    const issued = await issueFromDir(this.dir, { usage: "client", ...input });
+    return this.#write(name, issued);
+  }
+
+  /** A client certificate from another CA, unknown to the broker. */
+  async issueUnderUnknownCa(name: string, cn: string): Promise<Identity> {
+    const other = await createCa("an unknown CA");
+    return this.#write(name, await issueCertificate(other, { cn, usage: "client" }));
+  }
+
+  async #write(name: string, issued: { certPem: string; keyPem: string }): Promise<Identity> {
+    const cert = join(this.dir, `${name}.crt`);
+    const key = join(this.dir, `${name}.key`);
+    await writeFile(cert, issued.certPem);
+    await writeFile(key, issued.keyPem, { mode: 0o600 });
+    return { cert, key };
+  }
+
+  /** Revokes `id` in the CA and reloads the broker (SIGHUP re-reads crlfile for new connections). */
+  async revoke(id: Identity): Promise<void> {
+    await revokeInDir(this.dir, await readFile(id.cert, "utf8"));
+    await this.reload();
+  }
+
+  async reload(): Promise<void> {
+    const p = this.#proc;
+    if (!p) return;
+    const before = (await this.log()).length;
+    p.kill("SIGHUP");
+    // Mosquitto logs "Reloading config." when it handles the signal.
+    for (let i = 0; i < 200 && !(await this.log()).slice(before).includes("Reloading"); i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** MqttSecurity for an identity (checked as a client would: loadClientTls). */
+  security(id?: Identity, ca = this.caFile): MqttSecurity {
+    const tls: ClientTls = loadClientTls({ ca, ...(id ? { cert: id.cert, key: id.key } : {}) });
+    return { tls };
+  }
+
+  get ca(): { certPem: string; keyPem: string } {
+    return loadCa(this.dir);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const p = this.#proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const gone = new Promise<void>((r) => p.once("exit", () => r()));
+      p.kill("SIGTERM");
+      const t = setTimeout(() => p.kill("SIGKILL"), 3000);
+      await gone;
+      clearTimeout(t);
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr?.on("data", (d: Buffer) => void (err += d.toString()));
+    p.on("error", reject);
+    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+  });
+}
