@@ -8,6 +8,8 @@ import { CliError } from "../command.js";
 import { loadClientTls, type ClientTls, type ClientTlsFiles } from "../../transport/client-tls.js";
 import { TransportError } from "../../transport/errors.js";
 import type { MqttSecurity } from "../../transport/mqtt-options.js";
+import { fetchWithCa } from "../../transport/https.js";
+import { RegistryClient } from "../../registry/client.js";
 
 export const TRANSPORT_FLAGS = {
   ca: { type: "string" },
@@ -55,4 +57,15 @@ export function mqttSecurityFromFlags(
   const tls = tlsUrl && (files.ca || files.cert || files.key) ? loadTlsFlags(files) : undefined;
   if (!tls && v.username === undefined) return undefined;
   return { ...(tls ? { tls } : {}), ...(v.username !== undefined ? { credentials: { username: v.username, ...(password !== undefined ? { password } : {}) } } : {}) };
+}
+
+/**
+ * A RegistryClient for the owner and authority commands: with ANTITHEFT_REGISTRY_CA=FILE in the
+ * environment, an https:// registry's certificate must chain to that CA (a private PKI);
+ * otherwise the system's roots apply.
+ */
+export function registryClientFor(url: string): RegistryClient {
+  const caFile = process.env.ANTITHEFT_REGISTRY_CA;
+  if (!caFile) return new RegistryClient(url);
+  return new RegistryClient(url, { fetch: fetchWithCa(loadTlsFlags({ ca: caFile }).ca!) });
 }

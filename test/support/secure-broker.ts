@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, waitUntilAccepting } from "./brokers.js";
+import { freePort, waitUntilAccepting, type BrokerCase, type BrokerHandle } from "./brokers.js";
 import { initPki, issueFromDir, loadCa, revokeInDir } from "../../transport/pki-dir.js";
 import { issueCertificate, createCa, type IssueInput } from "../../transport/pki.js";
 import { loadClientTls, type ClientTls } from "../../transport/client-tls.js";
@@ -139,6 +139,17 @@ export class SecureBroker {
     await this.reload();
   }
 
+  /** Stops Mosquitto and starts it again on the same port and files (persistent sessions kept). */
+  async restart(): Promise<void> {
+    const p = this.#proc;
+    if (p && p.exitCode === null && p.signalCode === null) {
+      const gone = new Promise<void>((r) => p.once("exit", () => r()));
+      p.kill("SIGTERM");
+      await gone;
+    }
+    await this.#launch();
+  }
+
   async reload(): Promise<void> {
     const p = this.#proc;
     if (!p) return;
@@ -182,3 +193,35 @@ function run(cmd: string, args: string[]): Promise<void> {
     p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
   });
 }
+
+/**
+ * The end-to-end suites' case for the shipped configuration: Mosquitto with mosquitto.conf and
+ * acl-lab (the production ACL plus the lab harness at-lab, which the suites' observer is), MQTT 5,
+ * every party with its own certificate: the registry at-r-registry, each handset its device id.
+ */
+export const SECURE_BROKER_CASE: BrokerCase = {
+  name: "Mosquitto, mutual TLS and the shipped ACL, MQTT 5",
+  kind: "mosquitto",
+  protocolVersion: 5,
+  tool: "mosquitto",
+  async start(): Promise<BrokerHandle> {
+    const b = await SecureBroker.start({ acl: "acl-lab" });
+    const registry = await b.issue("registry", { cn: "at-r-registry" });
+    const lab = await b.issue("lab", { cn: "at-lab" });
+    return {
+      kind: "mosquitto",
+      host: "127.0.0.1",
+      port: b.port,
+      url: b.url,
+      versions: [4, 5],
+      restart: () => b.restart(),
+      stop: () => b.stop(),
+      secured: {
+        registryName: "registry",
+        registryArgs: ["--ca", b.caFile, "--cert", registry.cert, "--cert-key", registry.key],
+        observer: b.security(lab),
+        deviceCa: b.ca,
+      },
+    };
+  },
+};
