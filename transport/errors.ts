@@ -25,7 +25,7 @@ export class TransportError extends Error {
 }
 
 interface NodeTlsError {
-  readonly code?: string;
+  readonly code?: string | number;
   readonly reason?: string;
   readonly message?: string;
 }
@@ -37,7 +37,9 @@ interface NodeTlsError {
 export function explainTls(e: unknown, where: string): TransportError | undefined {
   if (e instanceof TransportError) return e;
   const err = (e ?? {}) as NodeTlsError;
-  const code = err.code ?? "";
+  const code = typeof err.code === "string" ? err.code : "";
+  // MQTT.js reports a CONNACK refusal with its numeric reason code.
+  const connack = typeof err.code === "number" ? err.code : undefined;
   const text = `${err.message ?? ""} ${err.reason ?? ""}`.toLowerCase();
   const cause = { cause: e };
   // Our verification of the server's certificate (node:tls checkServerIdentity, X509_verify_cert).
@@ -58,11 +60,11 @@ export function explainTls(e: unknown, where: string): TransportError | undefine
     return new TransportError("E_TLS_NO_CLIENT_CERT", `${where} requires a client certificate (--cert and --key)`, cause);
   if (/alert handshake failure|alert number 40\b/.test(text))
     return new TransportError("E_TLS_HANDSHAKE", `${where} ended the TLS handshake (no client certificate, or one it does not accept)`, cause);
-  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /ssl|tls/.test(text) && code !== "ECONNREFUSED")
+  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || (/\bssl\b|\btls/.test(text) && code !== "ECONNREFUSED"))
     return new TransportError("E_TLS_HANDSHAKE", `TLS with ${where} failed: ${err.message ?? code}`, cause);
   // MQTT CONNACK refusals (MQTT 3.1.1 §3.2.2.3 codes 4/5; MQTT 5 §3.2.2.2 0x86/0x87/0x8A).
-  if (/not authori[sz]ed|bad user ?name or password|banned/.test(text) || err.code === "5" || err.code === "4" || (code as unknown) === 135 || (code as unknown) === 134 || (code as unknown) === 5)
-    return new TransportError("E_MQTT_NOT_AUTHORIZED", `${where} refused this identity: ${err.message ?? code}`, cause);
+  if (/not authori[sz]ed|bad user ?name or password|banned/.test(text) || (connack !== undefined && [4, 5, 0x86, 0x87, 0x8a].includes(connack)))
+    return new TransportError("E_MQTT_NOT_AUTHORIZED", `${where} refused this identity: ${err.message ?? String(connack)}`, cause);
   return undefined;
 }
 

@@ -96,35 +96,48 @@ export async function createCa(name: string, days = 3650): Promise<CaMaterial> {
 
 /** Issues a certificate under `ca` for a fresh P-256 key. */
 export async function issueCertificate(ca: CaMaterial, input: IssueInput): Promise<Issued> {
-  checkCommonName(input.cn);
+  return (await certificateIssuer(ca)).issue(input);
+}
+
+/** Issues many certificates under one CA (its key imported and its certificate parsed once). */
+export interface CertificateIssuer {
+  issue(input: IssueInput): Promise<Issued>;
+}
+
+export async function certificateIssuer(ca: CaMaterial): Promise<CertificateIssuer> {
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importPrivate(ca.keyPem);
-  const keys = await newKeys();
-  const notBefore = input.notBefore ?? new Date(Date.now() - 300_000);
-  const days = input.days ?? (input.usage === "server" ? 825 : 3650);
-  if (!(days > 0 && days <= 36500)) throw new TransportError("E_TLS_CONFIG", "validity must be 1..36500 days");
-  const hosts = input.hosts ?? [];
-  if (input.usage === "server" && hosts.length === 0) throw new TransportError("E_TLS_CONFIG", "a server certificate needs at least one host name or IP address");
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([input.usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
-    await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-  ];
-  if (hosts.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(h) ? { type: "ip" as const, value: h } : { type: "dns" as const, value: h }))));
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: [{ CN: [input.cn] }],
-    issuer: caCert.subject,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + days * DAY_MS),
-    signingAlgorithm: ALG,
-    publicKey: keys.publicKey,
-    signingKey: caKey,
-    extensions,
-  });
-  return { certPem: cert.toString("pem"), keyPem: keyPem(keys.privateKey) };
+  const aki = await x509.AuthorityKeyIdentifierExtension.create(caCert, false);
+  return {
+    async issue(input) {
+      checkCommonName(input.cn);
+      const keys = await newKeys();
+      const notBefore = input.notBefore ?? new Date(Date.now() - 300_000);
+      const days = input.days ?? (input.usage === "server" ? 825 : 3650);
+      if (!(days > 0 && days <= 36500)) throw new TransportError("E_TLS_CONFIG", "validity must be 1..36500 days");
+      const hosts = input.hosts ?? [];
+      if (input.usage === "server" && hosts.length === 0) throw new TransportError("E_TLS_CONFIG", "a server certificate needs at least one host name or IP address");
+      const extensions: x509.Extension[] = [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([input.usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth], false),
+        aki,
+      ];
+      if (hosts.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(hosts.map((h) => (isIP(h) ? { type: "ip" as const, value: h } : { type: "dns" as const, value: h }))));
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: serial(),
+        subject: [{ CN: [input.cn] }],
+        issuer: caCert.subject,
+        notBefore,
+        notAfter: new Date(notBefore.getTime() + days * DAY_MS),
+        signingAlgorithm: ALG,
+        publicKey: keys.publicKey,
+        signingKey: caKey,
+        extensions,
+      });
+      return { certPem: cert.toString("pem"), keyPem: keyPem(keys.privateKey) };
+    },
+  };
 }
 
 /** The serial number (lowercase hex) of a PEM certificate. */

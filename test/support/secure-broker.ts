@@ -1,22 +1,22 @@
 // A real Mosquitto configured from the shipped files deploy/mosquitto/ (mosquitto.conf and acl or
 // acl-lab; or mosquitto-password.conf), templated with paths and the port only: the files under
 // /etc/mosquitto/antitheft/, /var/lib/mosquitto/ and /var/log/mosquitto/ go to a temp folder,
-// `listener 8883` becomes a free loopback port. (Started as root, Mosquitto would drop to user
-// "mosquitto", who cannot read that folder: a `user` line keeps the current user, as in brokers.ts.)
+// `listener 8883` becomes a free loopback port (simulator/secure-broker-process.ts
+// templateMosquittoConf, which the benchmarks use too).
 // The PKI is made by the project's own code (transport/pki-dir.ts): a CA, the broker's server
 // certificate for 127.0.0.1/localhost, and client certificates on demand.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir, userInfo } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { freePort, waitUntilAccepting, type BrokerCase, type BrokerHandle } from "./brokers.js";
 import { initPki, issueFromDir, loadCa, revokeInDir } from "../../transport/pki-dir.js";
 import { issueCertificate, createCa, type IssueInput } from "../../transport/pki.js";
 import { loadClientTls, type ClientTls } from "../../transport/client-tls.js";
 import type { MqttSecurity } from "../../transport/mqtt-options.js";
+import { DEPLOY_MOSQUITTO, templateMosquittoConf } from "../../simulator/secure-broker-process.js";
 
-export const DEPLOY_DIR = fileURLToPath(new URL("../../../deploy/mosquitto/", import.meta.url));
+export const DEPLOY_DIR = DEPLOY_MOSQUITTO;
 
 export interface SecureBrokerOptions {
   /** "tls" (default): mosquitto.conf, mutual TLS; "password": mosquitto-password.conf. */
@@ -88,13 +88,7 @@ export class SecureBroker {
 
   async #launch(): Promise<void> {
     const shipped = await readFile(join(DEPLOY_DIR, this.mode === "tls" ? "mosquitto.conf" : "mosquitto-password.conf"), "utf8");
-    const conf = shipped
-      .replaceAll("/etc/mosquitto/antitheft/", `${this.dir}/`)
-      .replaceAll("/var/lib/mosquitto/", `${this.dir}/`)
-      .replaceAll("/var/log/mosquitto/mosquitto.log", join(this.dir, "mosquitto.log"))
-      .replace(/^listener 8883$/m, `listener ${this.port} 127.0.0.1`);
-    const user = process.getuid?.() === 0 ? `\nuser ${userInfo().username}\n` : "\n";
-    await writeFile(join(this.dir, "mosquitto.conf"), conf + user);
+    await writeFile(join(this.dir, "mosquitto.conf"), templateMosquittoConf(shipped, this.dir, this.port));
     const p = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     p.stderr?.on("data", (d: Buffer) => void (stderr += d.toString()));
