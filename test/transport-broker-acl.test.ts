@@ -265,3 +265,32 @@ describe("negative control: the registry-session takeover on an open broker", ()
     await genuine.endAsync(true);
   });
 });
+
+describe("the username/password variant for managed brokers (deploy/mosquitto/mosquitto-password.conf)", () => {
+  let broker: SecureBroker | undefined;
+  const did = "0123456789abcdef0123456789abcdef";
+  const other = "fedcba9876543210fedcba9876543210";
+  after(async () => void (await broker?.stop()));
+
+  test("the same ACL by username: the right password connects under its own client id; a wrong one is refused (E_MQTT_NOT_AUTHORIZED); other handsets' topics are refused", async (t) => {
+    if (!needTool(t, "mosquitto", "mosquitto_passwd")) return;
+    broker = await SecureBroker.start({ mode: "password", passwords: { [did]: "device-secret", [other]: "other-secret" } });
+    const b = broker;
+    const ca = readFileSync(b.caFile);
+    const link = (username: string, password: string) => {
+      const o: LinkOptions = { clientId: "at-r-registry", protocolVersion: V, will: { topic: deviceTopic(did, "status"), payload: new Uint8Array([0]), retain: true }, connectTimeoutMs: 5000 };
+      return mqttTransport(b.url, mqttSecurityOptions(b.url, { tls: { ca }, credentials: { username, password } }))(o, { message() {}, closed() {} });
+    };
+    const wrong = await link(did, "guess").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(wrong instanceof TransportError && wrong.code === "E_MQTT_NOT_AUTHORIZED", String(wrong));
+    const ok = await link(did, "device-secret");
+    await ok.publish(deviceTopic(did, "hello"), new Uint8Array([1]));
+    assert.match(await b.log(), new RegExp(`as ${did} .*u'${did}'`), "asked for at-r-registry, connected as its username");
+    assert.doesNotMatch(await b.log(), /as at-r-registry/);
+    await assert.rejects(ok.publish(deviceTopic(other, "hello"), new Uint8Array([1])), "another handset's topic is refused");
+    await ok.end(false);
+  });
+});

@@ -145,3 +145,25 @@ test("TLS failures are named: Node's verification codes and the server's alerts 
   for (const [e, code] of cases) assert.equal(explainTls(e, "the broker")?.code, code, JSON.stringify(e));
   assert.equal(explainTls({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" }, "the broker"), undefined, "not a TLS failure");
 });
+
+test("deploy/mosquitto: acl-lab is the production acl plus the lab harness alone; both configs use it by identity", () => {
+  const deploy = fileURLToPath(new URL("../../deploy/mosquitto/", import.meta.url));
+  const acl = readFileSync(join(deploy, "acl"), "utf8");
+  const lab = readFileSync(join(deploy, "acl-lab"), "utf8");
+  assert.ok(lab.startsWith(acl), "acl-lab begins with the whole production acl");
+  const extra = lab.slice(acl.length).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+  assert.deepEqual(extra, ["user at-lab", "topic readwrite at/v1/#"]);
+  for (const conf of ["mosquitto.conf", "mosquitto-password.conf"]) {
+    const text = readFileSync(join(deploy, conf), "utf8");
+    const listener = text.slice(text.indexOf("\nlistener 8883"));
+    assert.match(text, /^allow_anonymous false$/m, conf);
+    assert.match(text, /^acl_file \/etc\/mosquitto\/antitheft\/acl$/m, conf);
+    assert.match(listener, /^use_username_as_clientid true$/m, `${conf}: a listener option in Mosquitto 2.0`);
+  }
+  const tls = readFileSync(join(deploy, "mosquitto.conf"), "utf8");
+  for (const line of ["require_certificate true", "use_identity_as_username true", "crlfile /etc/mosquitto/antitheft/crl.pem"]) assert.ok(tls.includes(`\n${line}\n`), line);
+  // Devices may write only their own report topics and read only their own inbox.
+  const patterns = acl.split("\n").filter((l) => l.startsWith("pattern "));
+  assert.ok(patterns.every((p) => /^pattern (read|write) at\/v1\/d\/%u\/[a-z]+$/.test(p)), "every pattern is confined to the device's own topics");
+  assert.ok(!/pattern (write|readwrite) at\/v1\/d\/%u\/(challenge|command|desired)/.test(acl), "devices never write registry-only topics");
+});
