@@ -34,6 +34,8 @@ describe("authenticated transport: the shipped Mosquitto configuration", () => {
   /** A device identity that is no handset of the fleet: its own topics serve as a barrier. */
   let spare: Identity;
   let spareDid: string;
+  /** Two more device identities that play impostors (each CN is one client id: they must differ). */
+  const impostors: { id: Identity; did: string }[] = [];
   const clients: MqttClient[] = [];
 
   const ready = (t: TestContext) => needTool(t, "mosquitto");
@@ -90,6 +92,10 @@ describe("authenticated transport: the shipped Mosquitto configuration", () => {
     for (let i = 1; i <= 2; i++) hs.push(await Handset.provision(world, `handset-${i}`, testImei(610 + i), undefined, broker.ca));
     spareDid = randomBytes(16).toString("hex");
     spare = await broker.issue("spare", { cn: spareDid });
+    for (const name of ["impostor-1", "impostor-2"]) {
+      const did = randomBytes(16).toString("hex");
+      impostors.push({ id: await broker.issue(name, { cn: did }), did });
+    }
   });
 
   after(async () => {
@@ -171,13 +177,12 @@ describe("authenticated transport: the shipped Mosquitto configuration", () => {
   test("a device certificate cannot act as the registry or as another handset: its client id is its CN, its reads are its own", async (t) => {
     if (!ready(t)) return;
     const before = snapshot();
-    const attacker = fileSecurity(spare);
     // As the registry: a persistent session under the registry's client id, no subscription of its own.
-    const asRegistry = await connect(attacker, { clientId: "at-r-registry", clean: false, properties: { sessionExpiryInterval: 3600 } });
+    const asRegistry = await connect(fileSecurity(impostors[0]!.id), { clientId: "at-r-registry", clean: false, properties: { sessionExpiryInterval: 3600 } });
     const gotAsRegistry: string[] = [];
     asRegistry.on("message", (topic) => gotAsRegistry.push(topic));
     // As handset 2, and subscribing to everybody's topics.
-    const asDevice = await connect(attacker, { clientId: `at-d-${hs[1]!.did}`, clean: false, properties: { sessionExpiryInterval: 3600 } });
+    const asDevice = await connect(fileSecurity(impostors[1]!.id), { clientId: `at-d-${hs[1]!.did}`, clean: false, properties: { sessionExpiryInterval: 3600 } });
     const gotAsDevice: string[] = [];
     asDevice.on("message", (topic) => gotAsDevice.push(topic));
     await asDevice.subscribeAsync(["at/v1/d/+/hello", "at/v1/d/+/result", `at/v1/d/${hs[1]!.did}/command`, `at/v1/d/${hs[1]!.did}/desired`, "at/v1/ledger/#"], { qos: 1 });
@@ -191,10 +196,11 @@ describe("authenticated transport: the shipped Mosquitto configuration", () => {
     await waitFor(() => hs[1]!.platform.locked, "handset-2 locked");
     await waitFor(async () => (await registry.device(hs[1]!.imei)).devices[0]!.pendingCommand === null, "handset-2's result at the registry");
     await barrier();
+    assert.ok(asRegistry.connected && asDevice.connected, "the impostors stayed connected all along: they could have received anything the broker gave them");
     assert.deepEqual(gotAsRegistry, [], "nothing of the registry's session reached the impostor");
     assert.deepEqual(gotAsDevice, [], "nothing of handset 2's or anyone's traffic reached the impostor");
     const log = await broker.log();
-    assert.match(log, new RegExp(`as ${spareDid} .*u'${spareDid}'`), "the broker named the impostor by its certificate");
+    for (const x of impostors) assert.match(log, new RegExp(`as ${x.did} .*u'${x.did}'`), "the broker named each impostor by its certificate");
     assert.doesNotMatch(log, /as at-r-registry .*u'[0-9a-f]{32}'/, "no device certificate ever held the registry's client id");
     registryStayedConnected();
     assert.equal(hs[0]!.log.named("agent.disconnected").length, 0, "handset 1 kept its connection");
