@@ -300,3 +300,32 @@ describe("the username/password variant for managed brokers (deploy/mosquitto/mo
     await ok.end(false);
   });
 });
+
+describe("the registry names a refused connection", () => {
+  let broker: SecureBroker | undefined;
+  let world: World | undefined;
+  after(async () => {
+    await broker?.stop();
+    world?.cleanup();
+  });
+
+  test("a registry whose certificate is revoked keeps trying and logs E_TLS_CERT_REVOKED", async (t) => {
+    if (!needTool(t, "mosquitto")) return;
+    broker = await SecureBroker.start({ acl: "acl" });
+    world = createWorld("at-tls-revoked-");
+    const reg = await broker.issue("registry", { cn: "at-r-registry" });
+    await broker.revoke(reg);
+    const { spawn } = await import("node:child_process");
+    const { CLI } = await import("./support/e2e.js");
+    const f = world.files;
+    const p = spawn(process.execPath, [CLI, "registry", "--broker", broker.url, "--db", `${world.dir}/r.sqlite`, "--key", f.registry.key, "--oem-pub", f.oem.pub, "--http", "127.0.0.1:0", "--mqtt-version", "5", "--log", "json", "--ca", broker.caFile, "--cert", reg.cert, "--cert-key", reg.key], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    p.stdout!.on("data", (d: Buffer) => void (out += d.toString()));
+    try {
+      await waitFor(() => /"event":"mqtt.error".*"code":"E_TLS_CERT_REVOKED"/.test(out), "the registry logging the revoked certificate", 15_000);
+    } finally {
+      p.kill("SIGKILL");
+    }
+    assert.match(out, /refused our client certificate: it is revoked/);
+  });
+});
