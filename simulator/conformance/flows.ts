@@ -198,6 +198,22 @@ export function checkProof(s: Session, h: Handset, r: Result, command: Uint8Arra
   return v.value;
 }
 
+/**
+ * Checks a REJECTED result (REQ-AT-07): the TA's error code, and a token signed by the handset's
+ * key for SHA-512(command)[0..32] showing the state the refusal left alone (`lockState`, `lastSeq`).
+ */
+export function checkRefusal(s: Session, h: Handset, r: Result, command: Uint8Array, lockState: number, lastSeq: number): VerifiedToken {
+  s.check("REQ-AT-07", r.status === "REJECTED" && typeof r.error === "number" && r.error < 0, `the refusal of seq ${r.seq} is ${r.status} with error ${r.error}, expected REJECTED with the TA's (negative) error code`);
+  s.check("REQ-AT-07", r.token !== undefined, `the REJECTED result for seq ${r.seq} carries no token: a refusal must be signed by the device`);
+  const nonces = new NonceStore({ ttlMs: 60_000 });
+  const nonce = commandNonce(command);
+  nonces.register(nonce);
+  const v = verifyDeviceToken({ token: r.token!, nonce }, { deviceKey: h.devicePublic, imei: h.imei }, { nonces });
+  if (!v.ok) s.fail("REQ-AT-07", `the token of the REJECTED result for seq ${r.seq} does not verify for the refused command: ${v.error.code}`);
+  s.check("REQ-AT-07", v.value.lockState === lockState && v.value.lastSeq === lastSeq, `the REJECTED result's token shows lock state ${v.value.lockState} / last seq ${v.value.lastSeq}, expected the unchanged ${lockState} / ${lastSeq}`);
+  return v.value;
+}
+
 /** Waits until the handset's screen is (un)locked, optionally showing `text`. */
 export async function screen(s: Session, req: string, h: Handset, locked: boolean, text?: string, timeoutMs = s.timeoutMs): Promise<void> {
   await s.waitFor(
