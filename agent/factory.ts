@@ -34,6 +34,11 @@ export interface ProvisionInput {
   readonly now?: () => number;
   /** Source of the HUK (default node:crypto). */
   readonly random?: (n: number) => Uint8Array;
+  /**
+   * The device CA (PEM certificate and key): the folder also gets the handset's TLS client key and
+   * certificate (CN = did) and the CA certificate (transport/device-tls.ts, PROTOCOL.md §2.1).
+   */
+  readonly tlsCa?: { readonly certPem: string; readonly keyPem: string };
 }
 
 /** Provisions `folder` (which must be empty). Returns device.json's content. */
@@ -105,6 +110,11 @@ export async function provisionFolder(dir: string, module: WebAssembly.Module, i
   const staging = await mkdtemp(join(dirname(target), `.${basename(target)}.provisioning-`));
   try {
     const info = await provisionDevice(DeviceFolder.at(staging), module, input);
+    if (input.tlsCa) {
+      // Loaded only when asked: the X.509 library is not needed by anything else here.
+      const { provisionDeviceTls } = await import("../transport/device-tls.js");
+      await provisionDeviceTls(staging, info.did, input.tlsCa);
+    }
     try {
       // rename(2) replaces an empty directory atomically and fails on a non-empty one.
       await rename(staging, target);

@@ -5,6 +5,7 @@
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { SESSION_EXPIRY_S } from "../protocol/messages.js";
+import { describeConnectError } from "../transport/errors.js";
 
 export interface LinkOptions {
   readonly clientId: string;
@@ -86,17 +87,19 @@ export function mqttTransport(brokerUrl: string, extra: Partial<IClientOptions> 
           () => done(),
         );
       };
+      const where = `the broker at ${brokerUrl}`;
       client.on("error", (e) => {
-        lastError = e;
+        // A TLS or CONNACK refusal says why (transport/errors.ts: wrong CA, expired, revoked, name).
+        lastError = describeConnectError(e, where);
         if (!connected) {
           client.end(true);
-          reject(e);
+          reject(lastError);
         }
       });
       client.on("close", () => {
         if (!connected) {
           client.end(true);
-          reject(lastError ?? new Error("connection closed before CONNACK"));
+          reject(lastError ?? new Error(`${where} closed the connection before CONNACK`));
           return;
         }
         if (closedOnce) return;

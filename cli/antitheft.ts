@@ -24,6 +24,7 @@ import { exitQuietlyOnEpipe } from "./epipe.js";
 import { versionLine } from "./version.js";
 
 exitQuietlyOnEpipe();
+import { pkiCommands } from "./commands/pki.js";
 
 const commands: Command[] = [
   selftest,
@@ -32,6 +33,7 @@ const commands: Command[] = [
   demo,
   auditCommand, ...ledgerCommands, ...witnessCommands, verifyFlag,
   sim, conformance,
+  ...pkiCommands,
 ];
 
 function topHelp(): string {

@@ -11,8 +11,11 @@ export interface HttpAnswer<T = Record<string, unknown>> {
 
 export class RegistryClient {
   readonly base: string;
+  readonly #doFetch: typeof fetch;
 
-  constructor(base: string) {
+  /** `options.fetch`: e.g. transport/https.ts fetchWithCa for a registry whose certificate a private CA issued. */
+  constructor(base: string, options: { readonly fetch?: typeof fetch } = {}) {
+    this.#doFetch = options.fetch ?? fetch;
     let u: URL;
     try {
       u = new URL(base);
@@ -26,9 +29,9 @@ export class RegistryClient {
   async #fetch(path: string, init?: RequestInit): Promise<HttpAnswer> {
     let r: Response;
     try {
-      r = await fetch(this.base + path, { ...init, signal: AbortSignal.timeout(15_000) });
+      r = await this.#doFetch(this.base + path, { ...init, signal: AbortSignal.timeout(15_000) });
     } catch (e) {
-      throw new RegistryError("E_CONFIG", `cannot reach the registry at ${this.base}: ${(e as Error).cause ?? (e as Error).message}`);
+      throw new RegistryError("E_CONFIG", `cannot reach the registry at ${this.base}: ${(e as Error).cause ?? (e as Error).message}`, { cause: e });
     }
     let body: Record<string, unknown>;
     try {

@@ -8,6 +8,8 @@
 // {"ok": false, "code", "message"}. Nothing unknown or inconsistent is ever answered as an allow:
 // an internal failure is a 500, never a WHITELISTED.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
+import type { ServerTls } from "../transport/https.js";
 import type { AddressInfo } from "node:net";
 import { isValidImei, toHex } from "../attestation/index.js";
 import { RegistryError, asRegistryError } from "./errors.js";
@@ -139,9 +141,9 @@ export class HttpInterface {
     this.#ops = ops;
   }
 
-  /** Listens on host:port (port 0 = any free port); resolves with the bound address. */
-  listen(host: string, port: number): Promise<AddressInfo> {
-    const server = createServer((req, res) => {
+  /** Listens on host:port (port 0 = any free port), HTTPS with `tls`; resolves with the bound address. */
+  listen(host: string, port: number, tls?: ServerTls): Promise<AddressInfo> {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       const metrics = this.#ctx.metrics;
       if (metrics) res.once("finish", () => metrics.http(routeOf(req.url), req.method ?? "GET", res.statusCode));
       route(this.#ctx, this.#ops, req, res).catch((e) => {
@@ -153,7 +155,8 @@ export class HttpInterface {
         if (err.code === "E_TOO_LARGE") res.setHeader("connection", "close");
         fail(res, err);
       });
-    });
+    };
+    const server: Server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handler) : createServer(handler);
     server.headersTimeout = 10_000;
     server.requestTimeout = 15_000;
     server.keepAliveTimeout = 5_000;

@@ -8,6 +8,7 @@ import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mq
 import { TOPIC_PREFIX, MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S, parseDeviceTopic, type DeviceTopicKind } from "../protocol/messages.js";
 import type { Logger } from "../agent/log.js";
 import type { Publication } from "./context.js";
+import { explainTls } from "../transport/errors.js";
 
 /** §3: what the registry subscribes to. */
 export const REGISTRY_INBOUND: readonly DeviceTopicKind[] = ["status", "hello", "attestation", "heartbeat", "receipt", "result"];
@@ -65,7 +66,11 @@ export class MqttService {
     this.#client = client;
     client.on("message", (topic, payload) => this.#inbound(topic, payload));
     // After stop() the client may still complain about writes racing its end: not worth a warning.
-    client.on("error", (e) => o.log.log(this.#client === client ? "warn" : "debug", "mqtt.error", { error: e.message }));
+    client.on("error", (e) => {
+      // A TLS or CONNACK refusal is named (transport/errors.ts: wrong CA, expired, revoked, name mismatch).
+      const t = explainTls(e, `the broker at ${o.url}`);
+      o.log.log(this.#client === client ? "warn" : "debug", "mqtt.error", { error: t?.message ?? e.message, ...(t ? { code: t.code } : {}) });
+    });
     client.on("offline", () => o.log.log("warn", "mqtt.offline", { broker: o.url }));
     return new Promise((resolve, reject) => {
       let first = true;

@@ -12,6 +12,7 @@ import { KeySet, acceptablePublicKey, type SigningKey } from "./keys.js";
 import { toRawPublic } from "../attestation/cose/key.js";
 import { Challenges } from "./challenges.js";
 import type { Clock, Context, Publication } from "./context.js";
+import type { ServerTls } from "../transport/https.js";
 import { MqttService, type MqttFactory } from "./mqtt-service.js";
 import { HttpInterface } from "./http.js";
 import { handleAttestation, handleHello } from "./enrolment.js";
@@ -44,8 +45,8 @@ export interface RegistryOptions {
     readonly shareGroup?: string;
     readonly factory?: MqttFactory;
   };
-  /** HTTP listener; omit for none. Port 0 picks a free port. */
-  readonly http?: { readonly host: string; readonly port: number };
+  /** HTTP listener; omit for none. Port 0 picks a free port. With `tls`, HTTPS (transport/https.ts). */
+  readonly http?: { readonly host: string; readonly port: number; readonly tls?: ServerTls };
   readonly clock?: Clock;
   readonly log?: Logger;
   /** Challenge TTL (default 60 s). */
@@ -150,7 +151,7 @@ export class Registry {
     for (const kid of this.ctx.oemTacs.unranged) {
       this.ctx.log.log("warn", "oem.unranged", { oemKid: kid, reason: "pinned without TAC ranges: it may endorse any IMEI (PROTOCOL.md §6.1)" });
     }
-    if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port);
+    if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port, this.#o.http.tls);
     if (this.#mqtt) {
       await this.#mqtt.start();
       this.#publish(unpublished(this.ctx));
@@ -168,7 +169,7 @@ export class Registry {
     const a = this.httpAddress;
     if (!a) return undefined;
     const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
-    return `http://${host}:${a.port}`;
+    return `${this.#o.http?.tls ? "https" : "http"}://${host}:${a.port}`;
   }
 
   /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */

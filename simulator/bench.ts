@@ -16,8 +16,10 @@ interface Section {
 const SECTIONS: Section[] = [
   { name: "crypto", title: "TA crypto vs node:crypto (OpenSSL) and @noble/curves", run: benchCrypto },
   { name: "lock", title: "Remote lock: owner report -> handset locked and result at the registry", run: async (o) => (await import("./bench/lock.js")).benchLock(o) },
+  { name: "lock-tls", title: "Remote lock over mutual TLS (shipped Mosquitto config and ACL)", run: async (o) => (await import("./bench/lock.js")).benchLockTls(o) },
   { name: "attestation", title: "Attestation: whole TA token vs bare TA signature; verifier, whole chain", run: benchAttestation },
   { name: "fleet", title: "Fleet: handsets connected, enrolled and attested; memory; mass lock", run: async (o) => (await import("./bench/fleet.js")).benchFleet(o) },
+  { name: "fleet-tls", title: "Fleet over mutual TLS: memory per handset against plain MQTT, same size, same run", run: async (o) => (await import("./bench/fleet-tls.js")).benchFleetTls(o) },
   { name: "ledger", title: "Ledger: signed entries appended and proved; inclusion proof in a 1M-entry log (SQLite)", run: async (o) => (await import("./bench/ledger.js")).benchLedger(o) },
   { name: "eir", title: "Equipment status over HTTP (1M IMEIs, 100k flagged) and enrolment, SQLite and PostgreSQL", run: async (o) => (await import("./bench/eir.js")).benchEir(o) },
 ];

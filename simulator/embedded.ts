@@ -6,6 +6,7 @@
 // registries the conformance suite plays (fresh peer keys and federation key, docs/LEDGER.md).
 // A RegistryCustomizer lets simulator/conformance/faulty/ build broken
 // registries (negative controls) from the real one without changing it.
+import { securedMqttFactory, type MqttSecurity } from "../transport/mqtt-options.js";
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,6 +54,8 @@ export interface SiteOptions {
   readonly ledger?: boolean;
   /** The registry's database: a SQLite path or a postgres:// URL (default <site dir>/registry.sqlite). */
   readonly db?: string;
+  /** The registry's MQTT transport identity for an mqtts:// broker (docs/PROTOCOL.md §2.1). */
+  readonly mqttSecurity?: MqttSecurity;
 }
 
 export class EmbeddedSite {
@@ -144,6 +147,7 @@ export class EmbeddedSite {
         name: this.name,
         protocolVersion: this.mqttVersion,
         ...(this.options.shareGroup ? { shareGroup: this.options.shareGroup } : {}),
+        ...(this.options.mqttSecurity ? { factory: securedMqttFactory(this.options.mqttSecurity) } : {}),
       },
       // The same port across restarts, so clients keep their URL.
       http: { host: "127.0.0.1", port: this.#httpPort },

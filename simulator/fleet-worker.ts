@@ -3,11 +3,12 @@
 // (own TA instance of the shared module, in-memory flash, own agent) on the lean MQTT client.
 import { parentPort } from "node:worker_threads";
 import { createPrivateKey } from "node:crypto";
+import { createSecureContext, type SecureContext } from "node:tls";
 import { nodeSigner } from "../attestation/index.js";
 import { mqttTransport } from "../agent/mqtt-link.js";
 import type { Logger } from "../agent/log.js";
 import { VirtualHandsetDriver, type VirtualHandset } from "./handset.js";
-import { liteTransport } from "./mqtt-lite.js";
+import { liteTransport, type LiteTls } from "./mqtt-lite.js";
 import type { FleetInit, ToMain, ToWorker } from "./fleet.js";
 
 const port = parentPort;
@@ -48,7 +49,25 @@ async function pool<T>(items: readonly T[], n: number, f: (x: T) => Promise<void
 
 async function init(o: FleetInit): Promise<void> {
   const oem = nodeSigner(createPrivateKey(o.oemPem));
-  const transport = o.transport === "lite" ? liteTransport(o.brokerUrl) : mqttTransport(o.brokerUrl);
+  // Transport identities (PROTOCOL.md §2.1): each handset's key and certificate in its own
+  // SecureContext, made at its first connection and kept for its reconnections (mqtt-lite.ts LiteTls).
+  const identities = new Map<string, { cert: string; key: string } | SecureContext>();
+  let tls: LiteTls | undefined;
+  if (o.tlsCa) {
+    if (o.transport !== "lite") throw new Error("a fleet over mqtts:// runs on the lite transport");
+    const ca = o.tlsCa.certPem;
+    tls = {
+      contextFor(clientId) {
+        const id = identities.get(clientId);
+        if (!id) throw new Error(`no transport identity for ${clientId}`);
+        if (!("cert" in id)) return id;
+        const ctx = createSecureContext({ ca, cert: id.cert, key: id.key, minVersion: "TLSv1.2" });
+        identities.set(clientId, ctx);
+        return ctx;
+      },
+    };
+  }
+  const transport = o.transport === "lite" ? liteTransport(o.brokerUrl, tls) : mqttTransport(o.brokerUrl);
   const driver = new VirtualHandsetDriver({
     module: o.module,
     transport,
@@ -65,6 +84,14 @@ async function init(o: FleetInit): Promise<void> {
     const h = await driver.provision({ imei, model: "Fleet Phone", oem, registryKeys: [o.registryPublic] });
     handsets.push(h);
     if (handsets.length % 100 === 0) post({ op: "progress", stage: "provisioned", done: handsets.length });
+  }
+  if (o.tlsCa) {
+    const { certificateIssuer } = await import("../transport/pki.js");
+    const issuer = await certificateIssuer(o.tlsCa);
+    await pool(handsets, 16, async (h) => {
+      const c = await issuer.issue({ cn: h.did, usage: "client" });
+      identities.set(`at-d-${h.did}`, { cert: c.certPem, key: c.keyPem });
+    });
   }
   post({ op: "provisioned", members: handsets.map((h) => ({ imei: h.imei, did: h.did })) });
 }

@@ -16,6 +16,11 @@ export interface FleetInit {
   readonly registryPublic: Uint8Array;
   readonly measurement?: Uint8Array;
   readonly imeis: readonly string[];
+  /**
+   * mqtts:// brokers: the device CA (PEM). Each worker issues its handsets' TLS client certificates
+   * (CN = did) as a factory would, and connects them with their own (lite transport only).
+   */
+  readonly tlsCa?: { readonly certPem: string; readonly keyPem: string };
 }
 
 export type ToWorker = { op: "init"; init: FleetInit } | { op: "powerOn"; concurrency: number } | { op: "counts" } | { op: "stop" };
@@ -123,10 +128,10 @@ export class WorkerFleet implements Fleet {
     }
     try {
       const shares = fleet.#remotes.map((_, i) => imeis.filter((_, j) => j % k === i));
-      const { oemPem, module, brokerUrl, mqttVersion, transport, registryPublic, measurement } = o;
+      const { oemPem, module, brokerUrl, mqttVersion, transport, registryPublic, measurement, tlsCa } = o;
       const replies = await Promise.all(
         fleet.#remotes.map((r, i) =>
-          r.ask({ op: "init", init: { module, brokerUrl, mqttVersion, transport, oemPem, registryPublic, ...(measurement ? { measurement } : {}), imeis: shares[i]! } }, "provisioned"),
+          r.ask({ op: "init", init: { module, brokerUrl, mqttVersion, transport, oemPem, registryPublic, ...(measurement ? { measurement } : {}), ...(tlsCa ? { tlsCa } : {}), imeis: shares[i]! } }, "provisioned"),
         ),
       );
       for (const rep of replies) if (rep.op === "provisioned") fleet.members.push(...rep.members);

@@ -4,7 +4,9 @@
 // 5 CONNECT with a persistent session and a Last Will, QoS 1 PUBLISH/PUBACK both ways, SUBSCRIBE,
 // keepalive pings and DISCONNECT. Anything else from the broker (QoS 2, AUTH) closes the
 // connection. Packet layouts: MQTT 3.1.1 (OASIS 2014) §2-3 and MQTT 5.0 (OASIS 2019) §2-3.
-import { connect as tcpConnect, type Socket } from "node:net";
+import { connect as tcpConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type SecureContext, type TLSSocket } from "node:tls";
+import { describeConnectError } from "../transport/errors.js";
 import type { Link, LinkHandlers, LinkOptions, Transport } from "../agent/mqtt-link.js";
 import { SESSION_EXPIRY_S } from "../protocol/messages.js";
 
@@ -157,19 +159,39 @@ export function decodePublish(v: 4 | 5, p: Packet): { topic: string; id: number;
 
 // ---- the transport ----------------------------------------------------------------------------
 
-/** The lean Transport: `mqtt://host:port` only (no TLS, no WebSocket). */
-export function liteTransport(brokerUrl: string): Transport {
-  const u = new URL(brokerUrl);
-  if (u.protocol !== "mqtt:") throw new MqttLiteError(`the lite client speaks mqtt:// only, got ${u.protocol}`);
-  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(u.port || 1883);
-  return (options, handlers) => connectLite(host, port, options, handlers);
+/**
+ * TLS for a fleet on one lean client (docs/PROTOCOL.md §2.1): the SecureContext of a client id -
+ * the CA, TLS settings and that handset's own key and certificate. Node attaches a client
+ * certificate only through the context (TLSSocket.setKeyCert is for servers), so each handset
+ * needs its own; the caller keeps one per handset and reuses it across reconnections.
+ */
+export interface LiteTls {
+  contextFor(clientId: string): SecureContext;
+  /** The name the broker's certificate must carry (default: the URL's host, unless an IP address). */
+  readonly servername?: string;
 }
 
-function connectLite(host: string, port: number, o: LinkOptions, h: LinkHandlers): Promise<Link> {
+/** The lean Transport: `mqtt://host:port`, or `mqtts://host:port` with `tls` (no WebSocket). */
+export function liteTransport(brokerUrl: string, tls?: LiteTls): Transport {
+  const u = new URL(brokerUrl);
+  if (u.protocol !== "mqtt:" && u.protocol !== "mqtts:") throw new MqttLiteError(`the lite client speaks mqtt:// and mqtts:// only, got ${u.protocol}`);
+  if ((u.protocol === "mqtts:") !== (tls !== undefined)) throw new MqttLiteError(u.protocol === "mqtts:" ? "an mqtts:// broker needs the TLS settings" : "TLS settings need an mqtts:// broker");
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(u.port || (tls ? 8883 : 1883));
+  return (options, handlers) => connectLite(host, port, options, handlers, tls);
+}
+
+function openSocket(host: string, port: number, clientId: string, tls: LiteTls | undefined): { socket: Socket; ready: string } {
+  if (!tls) return { socket: tcpConnect({ host, port }), ready: "connect" };
+  const servername = tls.servername ?? (isIP(host) ? undefined : host);
+  const socket: TLSSocket = tlsConnect({ host, port, secureContext: tls.contextFor(clientId), ...(servername ? { servername } : {}), rejectUnauthorized: true });
+  return { socket, ready: "secureConnect" };
+}
+
+function connectLite(host: string, port: number, o: LinkOptions, h: LinkHandlers, tls?: LiteTls): Promise<Link> {
   const v = o.protocolVersion;
   return new Promise<Link>((resolve, reject) => {
-    const socket: Socket = tcpConnect({ host, port });
+    const { socket, ready } = openSocket(host, port, o.clientId, tls);
     socket.setNoDelay(true);
     let rest: Buffer = Buffer.alloc(0);
     let nextId = 0;
@@ -201,9 +223,9 @@ function connectLite(host: string, port: number, o: LinkOptions, h: LinkHandlers
       if (up) h.closed(e);
       else reject(e);
     };
-    socket.on("error", (e) => fail(e));
+    socket.on("error", (e) => fail(tls ? describeConnectError(e, `the broker at ${host}:${port}`) : e));
     socket.on("close", () => fail(new MqttLiteError("connection closed")));
-    socket.on("connect", () => {
+    socket.on(ready, () => {
       send(encodeConnect(o));
       armPing();
     });

@@ -16,6 +16,7 @@ import { signCommand } from "../registry/commands.js";
 import { signingKey } from "../registry/keys.js";
 import { buildRequest } from "../registry/request-codec.js";
 import { BROKER_CASES, type BrokerHandle } from "./support/brokers.js";
+import { SECURE_BROKER_CASE } from "./support/secure-broker.js";
 import { createWorld, Handset, Observer, Owner, RegistryProcess, runCli, snapshotDb, testImei, waitFor, type LogEvent, type World } from "./support/e2e.js";
 import { hasTool, needTool } from "./support/system-tools.js";
 
@@ -28,7 +29,8 @@ const CMD = {
   REPLAY: TA_ERRORS.ERR_CMD_REPLAY.code,
 };
 
-for (const bc of BROKER_CASES) {
+// The last case is the shipped deployment: mutual TLS, certificate identities, the ACL in force.
+for (const bc of [...BROKER_CASES, SECURE_BROKER_CASE]) {
   describe(`remote lock end to end: ${bc.name}`, () => {
     const available = !bc.tool || hasTool(bc.tool);
     const v = bc.protocolVersion;
@@ -59,9 +61,10 @@ for (const bc of BROKER_CASES) {
       if (!available) return;
       world = createWorld();
       broker = await bc.start();
-      registry = await RegistryProcess.start({ world, broker: broker.url, protocolVersion: v });
-      observer = await Observer.connect(broker.url, v);
-      for (let i = 1; i <= 3; i++) handsets.push(await Handset.provision(world, `handset-${i}`, testImei(380 + i)));
+      const sec = broker.secured;
+      registry = await RegistryProcess.start({ world, broker: broker.url, protocolVersion: v, ...(sec ? { name: sec.registryName, args: sec.registryArgs } : {}) });
+      observer = await Observer.connect(broker.url, v, undefined, sec?.observer);
+      for (let i = 1; i <= 3; i++) handsets.push(await Handset.provision(world, `handset-${i}`, testImei(380 + i), undefined, sec?.deviceCa));
       await h(2).folder.writeUserData("photo-0001.jpg", new Uint8Array(randomBytes(512)));
     });
 

@@ -9,9 +9,12 @@ import { FolderLock, FolderLockError } from "../../agent/folder-lock.js";
 import { writeHealth } from "../../agent/health.js";
 import { LOG_FLAGS, LOG_USAGE, loggerFromFlags } from "../logging.js";
 import { hexArg, loadTaModule, parseFlags, required, withDeviceErrors } from "./device-common.js";
+import { mqttSecurityFromFlags, TRANSPORT_FLAGS, TRANSPORT_USAGE } from "./transport-flags.js";
+import { deviceTlsFiles } from "../../transport/device-tls-files.js";
 
-const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt://HOST:PORT [--mqtt-version 4|5]
+const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt(s)://HOST:PORT [--mqtt-version 4|5]
          [--heartbeat SECONDS] [--enforcer-config FILE] [--measurement HEX] [--log text|json] [--log-level LEVEL]
+         [--ca FILE] [--cert FILE --key FILE] [--username NAME [--password SECRET]]
 
 Runs the device agent of the handset folder DEVICE: boots its Trusted App, enforces the lock
 state before any network traffic, then connects to the broker (persistent session, client id
@@ -26,7 +29,12 @@ ${LOG_USAGE}
 
 One agent per folder: the agent holds DEVICE/agent.lock while it runs, and a second agent on the
 same folder is refused (E_LOCKED, exit 1); a lock left by an agent that was killed is taken over.
-It reports its health in DEVICE/health.json every 2 s (antitheft device health --dir DEVICE).`;
+It reports its health in DEVICE/health.json every 2 s (antitheft device health --dir DEVICE).
+
+With an mqtts:// broker the agent authenticates with the handset's transport identity from its
+folder (tls-client.crt, tls-client.key, tls-ca.crt: antitheft factory provision --tls-ca) unless
+the flags below name other files (docs/PROTOCOL.md §2.1):
+${TRANSPORT_USAGE}`;
 
 export const agent: Command = {
   path: ["agent"],
@@ -44,6 +52,7 @@ export const agent: Command = {
           "enforcer-config": { type: "string" },
           measurement: { type: "string" },
           ...LOG_FLAGS,
+          ...TRANSPORT_FLAGS,
         },
         usage,
       );
@@ -55,6 +64,7 @@ export const agent: Command = {
       const heartbeatS = v.heartbeat === undefined ? 60 : Number(v.heartbeat);
       if (!Number.isFinite(heartbeatS) || heartbeatS < 0) throw new CliError("E_USAGE", "--heartbeat must be a number of seconds >= 0 (0 disables)", 2);
       const { logger } = loggerFromFlags(v);
+      const security = mqttSecurityFromFlags(v, broker, deviceTlsFiles(dir));
       const measurement =
         v.measurement !== undefined
           ? hexArg(v.measurement, "measurement", 1, 64)
@@ -79,12 +89,13 @@ export const agent: Command = {
         if (e instanceof FolderLockError) throw new CliError(e.code, e.message);
         throw e;
       }
+      const { mqttSecurityOptions } = await import("../../transport/mqtt-options.js");
       let agentInstance;
       try {
         agentInstance = await Agent.start({
           folder: DeviceFolder.at(dir),
           module: await loadTaModule(),
-          transport: mqttTransport(broker),
+          transport: mqttTransport(broker, mqttSecurityOptions(broker, security)),
           enforcer,
           logger,
           protocolVersion: version === "5" ? 5 : 4,
@@ -105,7 +116,7 @@ export const agent: Command = {
         }
       };
       health("running");
-      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid });
+      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid, ...(security?.tls?.identity ? { identity: security.tls.identity } : {}) });
       await new Promise<void>((resolve) => {
         // The agent's own timers are unref'd; this interval keeps the process up until a signal.
         const keepAlive = setInterval(() => health("running"), 2000);

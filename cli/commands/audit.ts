@@ -6,6 +6,8 @@ import { toHex, kidOfPublic } from "../../attestation/index.js";
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
 import { parseFlags } from "./device-common.js";
+import { fetchWithCa } from "../../transport/https.js";
+import { loadTlsFlags } from "./transport-flags.js";
 import { loadPublicKey } from "../../registry/keys.js";
 import { RegistryError } from "../../registry/errors.js";
 import { audit, parseAuditState, EMPTY_STATE, type AuditState, type AuditTarget, type AuditReport } from "../../registry/ledger/auditor.js";
@@ -17,7 +19,7 @@ import { checkKeepsLedger, checkRegistryKey } from "../preflight.js";
 const usage = `Usage: antitheft audit --registry http://HOST:PORT --pub registry.pub [--registry URL --pub FILE ...]
                        [--tlog PREFIX --log-key KEY ...] [--witness-policy FILE]
                        [--log-pub FILE ...] [--state audit.json] [--full] [--sample N]
-                       [--follow [--interval S]] [--json]
+                       [--follow [--interval S]] [--json] [--ca FILE]
 
 Audits the tamper-evident ledgers of one or more registries (docs/LEDGER.md): checks each signed
 tree head under the registry's public key, that every head it ever showed is consistent with the
@@ -38,6 +40,8 @@ log (gossip: a fork or a split view). Only public data and public keys are neede
   --sample    how many random old entries to prove included (default 8)
   --follow    audit again every --interval seconds (default 60) until stopped or inconsistent
   --json      one JSON report per round instead of text
+  --ca        a CA certificate (PEM) that https:// registries' certificates chain to, for registries
+              serving HTTPS with a private CA (antitheft registry --tls-cert; docs/PROTOCOL.md §2.1)
 
 Exit status: 0 all consistent, 1 an inconsistency was found (fork, bad signature or proof,
 entries that do not reproduce the root), 3 a registry could not be audited, 2 a usage or
@@ -87,12 +91,13 @@ function print(r: AuditReport, targets: readonly AuditTarget[], json: boolean): 
 }
 
 /** The registries' own resources (auditor.ts), then the C2SP tlog logs (tlog-auditor.ts), as one report. */
-async function auditAll(targets: readonly AuditTarget[], tlogs: readonly TlogTarget[], state: AuditState, o: { full: boolean; sample: number; extraKeys: Uint8Array[]; policy?: WitnessPolicy }): Promise<AuditReport> {
-  const r = await audit(targets, state, { full: o.full, sample: o.sample, extraKeys: o.extraKeys });
+async function auditAll(targets: readonly AuditTarget[], tlogs: readonly TlogTarget[], state: AuditState, o: { full: boolean; sample: number; extraKeys: Uint8Array[]; policy?: WitnessPolicy; fetch?: typeof fetch }): Promise<AuditReport> {
+  const via = o.fetch ? { fetch: o.fetch } : {};
+  const r = await audit(targets, state, { full: o.full, sample: o.sample, extraKeys: o.extraKeys, ...via });
   const findings = [...r.findings];
   const tlog: Record<string, TlogState> = { ...(state.tlog ?? {}) };
   for (const t of tlogs) {
-    const x = await auditTlog(t, tlog[t.key.name], o.policy ? { policy: o.policy } : {}); // never backwards, --full or not
+    const x = await auditTlog(t, tlog[t.key.name], { ...(o.policy ? { policy: o.policy } : {}), ...via }); // never backwards, --full or not
     findings.push(...x.findings);
     if (x.state) tlog[t.key.name] = x.state;
   }
@@ -124,9 +129,11 @@ export const auditCommand: Command = {
         tlog: { type: "string", multiple: true },
         "log-key": { type: "string", multiple: true },
         "witness-policy": { type: "string" },
+        ca: { type: "string" },
       },
       usage,
     );
+    const caFetch = v.ca ? fetchWithCa(loadTlsFlags({ ca: v.ca }).ca!) : undefined;
     const urls = v.registry ?? [];
     const pubs = v.pub ?? [];
     const tlogUrls = v.tlog ?? [];
@@ -169,7 +176,7 @@ export const auditCommand: Command = {
     }
     try {
       for (;;) {
-        const r = await auditAll(targets, tlogs, state, { full: v.full ?? false, sample, extraKeys, ...(policy ? { policy } : {}) });
+        const r = await auditAll(targets, tlogs, state, { full: v.full ?? false, sample, extraKeys, ...(policy ? { policy } : {}), ...(caFetch ? { fetch: caFetch } : {}) });
         print(r, targets, v.json ?? false);
         state = r.state;
         saveState(v.state, state);

@@ -4,13 +4,13 @@
 // left there, the registry's clone/tampered suspicions it has reviewed); `reset-owner` recovers a
 // handset claimed by the wrong party (a police or operator process).
 import type { Command } from "../command.js";
+import { registryClientFor } from "./transport-flags.js";
 import { parseFlags, required } from "./device-common.js";
 import { keygenCommand } from "./registry.js";
 import { imeiArg, sendRequest } from "./owner.js";
 import { readFileSync } from "node:fs";
 import { loadPublicKey, loadSigningKey, type SigningKey } from "../../registry/keys.js";
 import { coseKeyFromPublic } from "../../attestation/cose/key.js";
-import { RegistryClient } from "../../registry/client.js";
 import { buildRequest, MAX_BATCH_IMEIS } from "../../registry/request-codec.js";
 import { isValidImei } from "../../attestation/index.js";
 import { CliError } from "../command.js";
@@ -51,7 +51,7 @@ function readImeiFile(path: string): string[] {
 }
 
 async function flagBatches(registry: string, key: SigningKey, imeis: string[], text: { reason?: string; message?: string; contact?: string }): Promise<number> {
-  const client = new RegistryClient(registry);
+  const client = registryClientFor(registry);
   let flagged = 0;
   const unknown: string[] = [];
   for (let i = 0; i < imeis.length; i += MAX_BATCH_IMEIS) {

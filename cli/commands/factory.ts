@@ -8,12 +8,16 @@ import { hexArg, imeiFlag, loadTaModule, parseFlags, printJson, readTextFile, re
 
 const usage = `Usage: antitheft factory provision --dir DEVICE --imei IMEI [--imei2 IMEI] --oem-key oem.key
          --registry-pub registry.pub [--registry-pub ...] --model NAME [--oem-id HEX] [--issuer NAME]
+         [--tls-ca PKI]
 
 Creates the simulated handset folder DEVICE: burns its fuse (huk.bin, 32 random bytes), boots
 its Trusted App, provisions the IMEI(s), OEM id, model and the registry key(s) it will trust for
 commands (1..4), stores the sealed state (sealed.bin) and its counter, and writes the OEM
 endorsement signed with --oem-key (endorsement.cbor, a raw COSE_Sign1) and device.json.
 --oem-id is 3 bytes (IEEE OUI) or 16 bytes; by default the OEM key's 16-byte kid.
+--tls-ca: the device CA folder (antitheft pki init): the handset also gets its transport identity,
+a P-256 TLS client key and certificate whose CN is its device id (tls-client.key, tls-client.crt)
+and the CA certificate (tls-ca.crt), for mqtts:// brokers (docs/PROTOCOL.md §2.1).
 The folder appears complete or not at all. A folder that already holds a device is refused
 and left unchanged, and so is a DEVICE whose parent folder does not exist (a mistyped path is
 not created). Prints device.json.`;
@@ -39,6 +43,7 @@ async function provision(argv: string[]): Promise<number> {
       model: { type: "string" },
       "oem-id": { type: "string" },
       issuer: { type: "string" },
+      "tls-ca": { type: "string" },
     },
     usage,
   );
@@ -57,6 +62,15 @@ async function provision(argv: string[]): Promise<number> {
   const oemId = v["oem-id"] === undefined ? undefined : hexArg(v["oem-id"], "oem-id", 3, 16);
   if (oemId && oemId.length !== 3 && oemId.length !== 16) throw new CliError("E_USAGE", "--oem-id must be 3 bytes (IEEE OUI) or 16 bytes", 2);
   const module = await loadTaModule();
+  let tlsCa: { certPem: string; keyPem: string } | undefined;
+  if (v["tls-ca"] !== undefined) {
+    const { loadCa } = await import("../../transport/pki-dir.js");
+    try {
+      tlsCa = loadCa(v["tls-ca"]);
+    } catch (e) {
+      throw new CliError("E_TLS_CONFIG", (e as Error).message.replace(/^E_[A-Z_]+: /, ""));
+    }
+  }
   const info = await provisionFolder(dir, module, {
     imei,
     ...(imei2 !== undefined ? { imei2 } : {}),
@@ -65,7 +79,13 @@ async function provision(argv: string[]): Promise<number> {
     registryKeys,
     model,
     ...(oemId !== undefined ? { oemId } : {}),
+    ...(tlsCa ? { tlsCa } : {}),
   });
+  if (tlsCa && v["tls-ca"] !== undefined) {
+    const { recordIssued } = await import("../../transport/pki-dir.js");
+    const { DEVICE_TLS_FILES } = await import("../../transport/device-tls-files.js");
+    recordIssued(v["tls-ca"], await readTextFile(`${dir}/${DEVICE_TLS_FILES.cert}`, "device certificate"), "client");
+  }
   printJson(info);
   return 0;
 }

@@ -4,13 +4,13 @@
 // and signs reports (report-stolen, report-lost, found) and transfers. `owner status` reads the
 // public view. Every request is a fresh COSE_Sign1 with a random id and the current time.
 import type { Command } from "../command.js";
+import { registryClientFor } from "./transport-flags.js";
 import { CliError } from "../command.js";
 import { hexArg, imeiFlag, parseFlags, readTextFile, required } from "./device-common.js";
 import { keygenCommand } from "./registry.js";
 import { loadPublicKey, loadSigningKey, type SigningKey } from "../../registry/keys.js";
 import { coseKeyFromPublic } from "../../attestation/cose/key.js";
 import { buildRequest, type RequestInput, type RequestType } from "../../registry/request-codec.js";
-import { RegistryClient } from "../../registry/client.js";
 
 export const ownerKeygen = keygenCommand(
   "owner",
@@ -27,7 +27,7 @@ const ACTION_TEXT: Record<string, string> = { lock: "lock", unlock: "unlock", me
 
 /** Sends a signed request and prints the outcome; a refusal is a CliError with the registry's code. */
 export async function sendRequest(registry: string, key: SigningKey, r: RequestInput): Promise<number> {
-  const client = new RegistryClient(registry);
+  const client = registryClientFor(registry);
   const a = await client.send(buildRequest(key.signer, r, await client.audience()));
   const b = a.body as { ok?: boolean; code?: string; message?: string; status?: string; commands?: { seq: number; action: string }[]; cleared?: string[]; expires?: number };
   if (a.status !== 200 || b.ok !== true) {
@@ -178,7 +178,7 @@ export const ownerStatus: Command = {
     const v = parseFlags(argv, { registry: { type: "string" }, imei: { type: "string" }, json: { type: "boolean" } }, statusUsage);
     const registry = required(v.registry, "registry", statusUsage);
     const imei = imeiArg(v.imei, statusUsage);
-    const a = await new RegistryClient(registry).device(imei);
+    const a = await registryClientFor(registry).device(imei);
     const b = a.body as Record<string, any>;
     if (a.status !== 200) throw new CliError(typeof b.code === "string" ? b.code : `E_HTTP_${a.status}`, `IMEI ${imei}: ${b.message ?? `HTTP ${a.status}`}`);
     if (v.json) {

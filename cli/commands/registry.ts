@@ -15,6 +15,9 @@ import type { Registry } from "../../registry/registry.js";
 import { FederationKey } from "../../registry/ledger/pseudonym.js";
 import { parseCosignerKey } from "../../registry/ledger/cosignature.js";
 import { parseWitnessPolicy, type WitnessPolicy } from "../../registry/ledger/witness-policy.js";
+import { loadTlsFlags, mqttSecurityFromFlags, transportCliError, TRANSPORT_FLAGS, TRANSPORT_USAGE } from "./transport-flags.js";
+import { isLoopback, loadServerTls, type ServerTls } from "../../transport/https.js";
+import { securedMqttFactory, type MqttSecurity } from "../../transport/mqtt-options.js";
 
 /** A `<who> keygen --out FILE [--force]` command writing an Ed25519 PEM pair. */
 export function keygenCommand(who: string, summary: string, purpose: string): Command {
@@ -56,6 +59,9 @@ const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry
                           [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]
                            [--witness URL=KEY ...] [--witness-policy FILE] [--ledger-get-limit N]]
                           [--limit-device B/R] [--limit-owner B/R] [--limit-authority B/R]
+                          [--ca FILE --cert FILE --cert-key FILE] [--username NAME [--password SECRET]]
+                          [--ledger-cert FILE --ledger-key FILE] [--tls-cert FILE --tls-key FILE]
+                          [--insecure-http]
        antitheft registry --config registry.json [any flag above, overriding the file]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
@@ -92,6 +98,16 @@ ${LOG_USAGE}
                     only once a checkpoint covering them has N of these cosignatures (LEDGER.md §7.2)
   --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
                     registry publish per minute (default 2048; docs/LEDGER.md §6.1)
+
+Transport security (docs/PROTOCOL.md §2.1; deploy/mosquitto/ for the broker's side); --key being
+the command key, the TLS client key is --cert-key here:
+${TRANSPORT_USAGE.replace("--cert, --key    ", "--cert, --cert-key")}
+  --ledger-cert, --ledger-key  the ledger link's own client certificate (CN at-l-<name>): with
+                    mutual TLS and --federation-key it is required (the ACL gives the registry's
+                    and the ledger link's identities different rights)
+  --tls-cert, --tls-key   serve HTTPS with this certificate and key (antitheft pki issue --server)
+  --insecure-http   allow plain HTTP on a non-loopback --http address (without --tls-cert, plain
+                    HTTP is served on loopback addresses only)
 
   --config          FILE: a JSON object of these flags without "--", e.g. {"broker": "mqtt://...",
                     "db": "registry.sqlite", "oem-pub": ["oem.pub"], "mqtt-version": 5}; a flag on
@@ -164,6 +180,16 @@ const REGISTRY_FLAGS = {
   "ledger-get-limit": { type: "string" },
   witness: { type: "string", multiple: true },
   "witness-policy": { type: "string" },
+  ca: TRANSPORT_FLAGS.ca,
+  cert: TRANSPORT_FLAGS.cert,
+  "cert-key": TRANSPORT_FLAGS.key, // --key is the command key here
+  username: TRANSPORT_FLAGS.username,
+  password: TRANSPORT_FLAGS.password,
+  "ledger-cert": { type: "string" },
+  "ledger-key": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "insecure-http": { type: "boolean" },
 } as const;
 
 export const registryRun: Command = {
@@ -189,6 +215,25 @@ export const registryRun: Command = {
     const name = v.name ?? "registry";
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new CliError("E_USAGE", "--name must be 1..64 characters of A-Z a-z 0-9 . _ -", 2);
 
+    // Transport security (PROTOCOL.md §2.1): checked before anything starts.
+    const security = mqttSecurityFromFlags({ ...v, key: v["cert-key"] }, broker);
+    const fedBroker = v["federation-broker"] ?? broker;
+    if ((v["ledger-cert"] === undefined) !== (v["ledger-key"] === undefined)) throw new CliError("E_USAGE", "--ledger-cert and --ledger-key go together", 2);
+    if (v["ledger-cert"] && !v["federation-key"]) throw new CliError("E_USAGE", "--ledger-cert needs --federation-key", 2);
+    if (v["federation-key"] && security?.tls?.cert && !v["ledger-cert"] && fedBroker === broker)
+      throw new CliError("E_USAGE", "with mutual TLS the ledger link needs its own certificate (--ledger-cert/--ledger-key, CN at-l-<name>): the registry's would make the two links one client", 2);
+    const ledgerSecurity: MqttSecurity | undefined = v["ledger-cert"]
+      ? { tls: loadTlsFlags({ ...(v.ca ? { ca: v.ca } : {}), cert: v["ledger-cert"], key: v["ledger-key"]! }) }
+      : security;
+    if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) throw new CliError("E_USAGE", "--tls-cert and --tls-key go together", 2);
+    let httpTls: ServerTls | undefined;
+    try {
+      httpTls = v["tls-cert"] ? loadServerTls(v["tls-cert"], v["tls-key"]!) : undefined;
+    } catch (e) {
+      transportCliError(e);
+    }
+    if (!httpTls && !isLoopback(http.host) && !v["insecure-http"])
+      throw new CliError("E_USAGE", `plain HTTP on ${http.host} would be readable on the network: give --tls-cert/--tls-key, listen on a loopback address, or pass --insecure-http`, 2);
     if (!v["federation-key"] && (v["peer-pub"] || v["federation-broker"] || v["ledger-get-limit"] || v.witness || v["witness-policy"])) throw new CliError("E_USAGE", "--peer-pub, --federation-broker, --witness, --witness-policy and --ledger-get-limit need --federation-key", 2);
     const ledger = v["federation-key"]
       ? {
@@ -201,7 +246,9 @@ export const registryRun: Command = {
           ...(v.witness?.length ? { witnesses: v.witness.map(witnessArg) } : {}),
           ...(v["witness-policy"] ? { witnessPolicy: policyFile(v["witness-policy"]) } : {}),
           ...(v["ledger-get-limit"] ? { getLimit: { messages: getLimit(v["ledger-get-limit"]), perMs: 60_000 } } : {}),
-          ...(v["federation-broker"] ? { mqtt: { url: v["federation-broker"], name, protocolVersion: (version === "5" ? 5 : 4) as 4 | 5 } } : {}),
+          ...(v["federation-broker"] || ledgerSecurity !== security
+            ? { mqtt: { url: fedBroker, name, protocolVersion: (version === "5" ? 5 : 4) as 4 | 5, ...(ledgerSecurity ? { factory: securedMqttFactory(ledgerSecurity) } : {}) } }
+            : {}),
         }
       : undefined;
     const registryKey = loadSigningKey(keyPath);
@@ -222,8 +269,8 @@ export const registryRun: Command = {
         registryKey,
         oemRoots,
         authorities,
-        mqtt: { url: broker, name, protocolVersion: version === "5" ? 5 : 4, ...(v["share-group"] ? { shareGroup: v["share-group"] } : {}) },
-        http,
+        mqtt: { url: broker, name, protocolVersion: version === "5" ? 5 : 4, ...(v["share-group"] ? { shareGroup: v["share-group"] } : {}), ...(security ? { factory: securedMqttFactory(security) } : {}) },
+        http: { ...http, ...(httpTls ? { tls: httpTls } : {}) },
         log,
         acceptedMeasurements: v.measurement ?? [],
         rateLimits,
@@ -258,7 +305,10 @@ export const registryRun: Command = {
       broker,
       mqtt: version === "5" ? "5" : "3.1.1",
       clientId: `at-r-${name}`,
+      ...(security?.tls?.identity ? { certificate: security.tls.identity } : {}),
+      ...(security?.credentials?.username ? { user: security.credentials.username } : {}),
       http: registry.httpUrl,
+      ...(httpTls ? {} : { notice: `plain HTTP${isLoopback(http.host) ? ", on loopback only" : " on the network (--insecure-http)"}: give --tls-cert/--tls-key to serve HTTPS` }),
       ...(ledger ? { ledgerLog: toHex(registryKey.kid), peers: ledger.peers.length, federationKeyId: toHex(ledger.federationKey.id) } : {}),
       ...(registry.ledger ? { tlog: `${registry.httpUrl}/antitheft/v1/ledger/tlog/`, checkpointKey: registry.ledger.verifierKey } : {}),
     });

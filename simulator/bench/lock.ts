@@ -6,6 +6,10 @@
 // Each sample is one owner's signed report-stolen POSTed over HTTP to a different handset, one at
 // a time, timed until (a) the handset's platform is locked and (b) the registry has verified and
 // committed the handset's SUCCEEDED result. Prints figures only; asserts nothing.
+// benchLockTls measures the same over mutual TLS (lock_tls_*): Mosquitto with the shipped
+// configuration and ACL (deploy/mosquitto/, simulator/secure-broker-process.ts) in its own process,
+// the registry with its certificate (CN at-r-registry), each handset with its own (CN = did),
+// issued at provisioning; the agents on MQTT.js as in production.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +28,9 @@ import { RegistryClient } from "../../registry/client.js";
 import { signingKey } from "../../registry/keys.js";
 import { buildRequest } from "../../registry/request-codec.js";
 import { startEmbeddedBroker } from "../embedded-broker.js";
+import { startSecureMosquittoProcess, type SecureBrokerProcess } from "../secure-broker-process.js";
+import { certificateIssuer } from "../../transport/pki.js";
+import { mqttSecurityOptions, securedMqttFactory, type MqttSecurity } from "../../transport/mqtt-options.js";
 import type { Figures } from "./crypto.js";
 import type { MeasureOptions } from "./measure.js";
 
@@ -38,6 +45,8 @@ interface Device {
   readonly did: string;
   agent?: Agent;
   locked?: () => void;
+  /** Its transport identity (lock_tls_*). */
+  readonly security?: MqttSecurity | undefined;
 }
 
 /** p-th percentile (nearest rank) of sorted values. */
@@ -47,7 +56,16 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 
-export async function benchLock(opts: MeasureOptions): Promise<Figures> {
+export function benchLock(opts: MeasureOptions): Promise<Figures> {
+  return runLock(opts, false);
+}
+
+export async function benchLockTls(opts: MeasureOptions): Promise<Figures> {
+  const f = await runLock(opts, true);
+  return Object.fromEntries(Object.entries(f).map(([k, v]) => [k.replace(/^lock_/, "lock_tls_"), v]));
+}
+
+async function runLock(opts: MeasureOptions, secure: boolean): Promise<Figures> {
   const n = Number(process.env.ANTITHEFT_BENCH_LOCK_DEVICES ?? LOCK_DEVICES);
   if (!Number.isInteger(n) || n < 1) throw new RangeError("ANTITHEFT_BENCH_LOCK_DEVICES must be a positive integer");
   // About 500 samples per measured second (the default --seconds 1), each on a fresh handset.
@@ -55,7 +73,14 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
   const log = (s: string) => process.stderr.write(`  [lock] ${s}\n`);
 
   const dir = await mkdtemp(join(tmpdir(), "antitheft-bench-lock-"));
-  const broker = await startEmbeddedBroker();
+  const broker = secure ? await startSecureMosquittoProcess({ acl: "acl" }) : await startEmbeddedBroker();
+  const tlsBroker = secure ? (broker as SecureBrokerProcess) : undefined;
+  const issuer = tlsBroker ? await certificateIssuer(tlsBroker.ca) : undefined;
+  const securityOf = async (cn: string): Promise<MqttSecurity | undefined> => {
+    if (!issuer || !tlsBroker) return undefined;
+    const c = await issuer.issue({ cn, usage: "client" });
+    return { tls: { ca: Buffer.from(tlsBroker.ca.certPem), cert: Buffer.from(c.certPem), key: Buffer.from(c.keyPem), identity: cn } };
+  };
   const module = await TrustedApp.compile();
   const oem = nodeSigner(generateEd25519().privateKey);
   const registryKey = signingKey(generateEd25519().privateKey);
@@ -80,7 +105,7 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
     db: join(dir, "registry.sqlite"),
     registryKey,
     oemRoots: [oem.publicKey],
-    mqtt: { url: broker.url, name: "bench" },
+    mqtt: { url: broker.url, name: secure ? "registry" : "bench", ...(secure ? { protocolVersion: 5 as const, factory: securedMqttFactory(await securityOf("at-r-registry")) } : {}) },
     http: { host: "127.0.0.1", port: 0 },
     log: registryLog,
     // One owner key claims and reports every sampled handset (a claim code and a claim, then a
@@ -100,7 +125,7 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
       const folder = DeviceFolder.inMemory();
       const imei = imeiFromTacSnr(`35${String(i).padStart(12, "0")}`);
       const info = await provisionDevice(folder, module, { imei, oem, registryKeys: [registryKey.publicKey], model: "Bench Phone" });
-      devices.push({ folder, imei, did: info.did });
+      devices.push({ folder, imei, did: info.did, ...(secure ? { security: await securityOf(info.did) } : {}) });
     }
     log(`${n} handsets provisioned in ${round((performance.now() - t) / 1000)} s`);
 
@@ -114,8 +139,9 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
       d.agent = await Agent.start({
         folder: d.folder,
         module,
-        transport: mqttTransport(broker.url),
+        transport: mqttTransport(broker.url, mqttSecurityOptions(broker.url, d.security)),
         enforcer: platform,
+        ...(secure ? { protocolVersion: 5 as const } : {}),
         heartbeatS: 0,
         backoff: { baseMs: 200, capMs: 5000 },
       });
@@ -123,7 +149,7 @@ export async function benchLock(opts: MeasureOptions): Promise<Figures> {
     await until(() => enrolled >= n, (wake) => enrolWaiters.push(wake), () => `${n} enrolments (${enrolled} so far)`);
     const enrolS = (performance.now() - t) / 1000;
     const rss = process.memoryUsage().rss;
-    log(`${n} agents connected and enrolled in ${round(enrolS)} s; ${broker.clients} MQTT clients; rss ${Math.round(rss / 2 ** 20)} MiB`);
+    log(`${n} agents connected and enrolled in ${round(enrolS)} s${secure ? " over mutual TLS" : `; ${(broker as { clients: number }).clients} MQTT clients`}; rss ${Math.round(rss / 2 ** 20)} MiB`);
 
     // The owner claims the handsets to be reported, each with its own proof.
     const picked = pick(devices, samples);

@@ -12,6 +12,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { Aedes } from "aedes";
 import { startEmbeddedBroker } from "../../simulator/embedded-broker.js";
+import type { MqttSecurity } from "../../transport/mqtt-options.js";
 
 export type MqttVersion = 4 | 5;
 
@@ -31,6 +32,19 @@ export interface BrokerHandle {
   restart(): Promise<void>;
   /** Stops the broker and removes its temp folder. Idempotent. */
   stop(): Promise<void>;
+  /** A broker that authenticates clients (test/support/secure-broker.ts): what each party needs. */
+  readonly secured?: SecuredParties;
+}
+
+/** The transport identities of a secured broker's parties (docs/PROTOCOL.md §2.1). */
+export interface SecuredParties {
+  /** The registry's name (its certificate's CN is at-r-<name>) and its `antitheft registry` flags. */
+  readonly registryName: string;
+  readonly registryArgs: readonly string[];
+  /** The observer's (a lab harness, at-lab) MQTT security. */
+  readonly observer: MqttSecurity;
+  /** The device CA handsets are provisioned under (factory --tls-ca). */
+  readonly deviceCa: { readonly certPem: string; readonly keyPem: string };
 }
 
 /** One broker/protocol combination an end-to-end suite runs against. */

@@ -25,6 +25,9 @@ import { RegistryClient, type HttpAnswer } from "../../registry/client.js";
 import { loadSigningKey, signingKey, writeKeyPair, type SigningKey } from "../../registry/keys.js";
 import { buildRequest, type RequestInput } from "../../registry/request-codec.js";
 import type { MqttVersion } from "./brokers.js";
+import { deviceTlsFiles } from "../../transport/device-tls-files.js";
+import { loadClientTls } from "../../transport/client-tls.js";
+import { mqttSecurityOptions, type MqttSecurity } from "../../transport/mqtt-options.js";
 import { compileTa } from "./ta.js";
 
 /** The CLI entry point, compiled (dist/cli/antitheft.js). */
@@ -337,13 +340,14 @@ export class Handset {
   ) {}
 
   /** Provisions <world>/<name> at the factory (OEM endorsement, registry key in the TA). */
-  static async provision(world: World, name: string, imei: string, model = "E2E Phone"): Promise<Handset> {
+  static async provision(world: World, name: string, imei: string, model = "E2E Phone", tlsCa?: { certPem: string; keyPem: string }): Promise<Handset> {
     const dir = join(world.dir, name);
     const info = await provisionFolder(dir, world.module, {
       imei,
       oem: world.oem.signer,
       registryKeys: [world.registry.publicKey],
       model,
+      ...(tlsCa ? { tlsCa } : {}),
     });
     return new Handset(world, name, dir, info);
   }
@@ -360,13 +364,14 @@ export class Handset {
     return DeviceFolder.at(this.dir);
   }
 
-  /** Boots the handset and starts its agent against `broker`. */
+  /** Boots the handset and starts its agent against `broker` (mqtts://: with the folder's transport identity, as `antitheft agent` does). */
   async start(broker: string, protocolVersion: MqttVersion): Promise<Agent> {
     if (this.agent) throw new Error(`${this.name} is already running`);
     const boot = ++this.boots;
     const platform = new SimulatedHandset();
     this.platform = platform;
-    const inner = mqttTransport(broker);
+    const tlsFiles = broker.startsWith("mqtts:") ? deviceTlsFiles(this.dir) : undefined;
+    const inner = mqttTransport(broker, tlsFiles ? mqttSecurityOptions(broker, { tls: loadClientTls(tlsFiles) }) : {});
     const transport: Transport = (options, handlers) => {
       this.connects.push({ locked: platform.locked, screen: platform.screen, boot });
       return inner(options, handlers);
@@ -472,8 +477,9 @@ export class Observer {
     client.on("message", (topic, payload, packet) => this.seen.push({ topic, payload: new Uint8Array(payload), retain: packet.retain }));
   }
 
-  static async connect(broker: string, protocolVersion: MqttVersion, topics: string[] = ["at/v1/#"]): Promise<Observer> {
+  static async connect(broker: string, protocolVersion: MqttVersion, topics: string[] = ["at/v1/#"], security?: MqttSecurity): Promise<Observer> {
     const client = await mqtt.connectAsync(broker, {
+      ...mqttSecurityOptions(broker, security),
       clientId: `at-e2e-observer-${Math.random().toString(16).slice(2)}`,
       protocolVersion,
       reconnectPeriod: 200,

@@ -1,0 +1,120 @@
+// Benchmark section "fleet-tls": what mutual TLS costs a fleet in memory (docs/PROTOCOL.md §2.1).
+// Two fleets of the same size in one run, each on its own Mosquitto process, the registry in this
+// process's main thread and the handsets in worker threads on the lean MQTT client
+// (simulator/fleet.ts), as in section "fleet":
+//   (1) plain MQTT (the baseline);
+//   (2) mutual TLS on the shipped configuration and ACL (deploy/mosquitto/): each handset with its
+//       own certificate (CN = did), issued at provisioning; one shared SecureContext with the CA
+//       per worker, each handset's key and certificate attached to its own socket.
+//   fleet_tls_devices              handsets in each fleet (ANTITHEFT_BENCH_FLEET_TLS_DEVICES, default 2000)
+//   fleet_tls_kib_per_device       (rss with the TLS fleet enrolled - rss before it) / devices
+//   fleet_plain_kib_per_device     the same for the plain fleet (same size, same run)
+//   fleet_tls_overhead_kib_per_device  the difference
+//   fleet_tls_js_heap_kib_per_device   the workers' JavaScript heaps / devices (TLS fleet; plain: fleet_plain_js_heap_*)
+//   fleet_tls_enrol_s              power-on until the registry enrolled the last handset (TLS)
+//   fleet_tls_broker_rss_mb        the TLS broker's resident memory
+// Memory is the process's resident set; each fleet is measured after the previous one is stopped
+// and collected (global.gc when node runs with --expose-gc). Prints figures only; asserts nothing.
+import { performance } from "node:perf_hooks";
+import { TrustedApp } from "../../agent/trusted-app.js";
+import type { Logger } from "../../agent/log.js";
+import { ImeiSource } from "../conformance/session.js";
+import { startMosquittoProcess, hasMosquitto, type BrokerProcess } from "../broker-process.js";
+import { startSecureMosquittoProcess, type SecureBrokerProcess } from "../secure-broker-process.js";
+import { EmbeddedSite } from "../embedded.js";
+import { WorkerFleet } from "../fleet.js";
+import { issueFromDir } from "../../transport/pki-dir.js";
+import type { MqttSecurity } from "../../transport/mqtt-options.js";
+import type { Figures } from "./crypto.js";
+import type { MeasureOptions } from "./measure.js";
+
+const PHASE_TIMEOUT_MS = Number(process.env.ANTITHEFT_BENCH_PHASE_TIMEOUT_MS ?? 300_000);
+const round = (x: number, d = 1) => Number(x.toFixed(d));
+
+interface FleetRun {
+  readonly kibPerDevice: number;
+  readonly heapKibPerDevice: number;
+  readonly enrolS: number;
+  readonly brokerRssMb: number;
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function runFleet(n: number, workers: number, module: WebAssembly.Module, secure: boolean, log: (s: string) => void): Promise<FleetRun> {
+  const broker: BrokerProcess = secure ? await startSecureMosquittoProcess({ acl: "acl" }) : await startMosquittoProcess();
+  let enrolled = 0;
+  const registryLog: Logger = {
+    log(level, event, fields) {
+      if (event === "device.enrolled") enrolled++;
+      else if (level === "error") log(`registry error ${event} ${JSON.stringify(fields)}`);
+    },
+  };
+  let security: MqttSecurity | undefined;
+  let tlsCa: { certPem: string; keyPem: string } | undefined;
+  if (secure) {
+    const b = broker as SecureBrokerProcess;
+    const reg = await issueFromDir(b.dir, { cn: "at-r-registry", usage: "client" });
+    security = { tls: { ca: Buffer.from(b.ca.certPem), cert: Buffer.from(reg.certPem), key: Buffer.from(reg.keyPem), identity: "at-r-registry" } };
+    tlsCa = b.ca;
+  }
+  const site = await EmbeddedSite.start({ broker: broker.url, mqttVersion: 5, name: "registry", log: registryLog, ...(security ? { mqttSecurity: security } : {}) });
+  let fleet: WorkerFleet | undefined;
+  try {
+    await settle();
+    const rss0 = process.memoryUsage().rss;
+    const src = new ImeiSource();
+    const imeis = Array.from({ length: n }, () => src.next());
+    fleet = await WorkerFleet.create(imeis, {
+      workers, module, brokerUrl: broker.url, mqttVersion: 5, transport: "lite", oemPem: site.oemPem,
+      registryPublic: site.registryKey.publicKey, measurement: site.acceptedMeasurement, concurrency: 32, ...(tlsCa ? { tlsCa } : {}),
+    });
+    const t = performance.now();
+    await fleet.powerOn();
+    for (const end = performance.now() + PHASE_TIMEOUT_MS; enrolled < n; ) {
+      if (performance.now() > end) throw new Error(`gave up waiting for ${n} enrolments (${enrolled} so far)`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const enrolS = (performance.now() - t) / 1000;
+    let counts = await fleet.counts();
+    for (const end = performance.now() + 15_000; counts.connected < n && performance.now() < end; counts = await fleet.counts()) await new Promise((r) => setTimeout(r, 250));
+    await settle();
+    counts = await fleet.counts();
+    const rss1 = process.memoryUsage().rss;
+    log(`${secure ? "mutual TLS" : "plain MQTT"}: ${enrolled} enrolled in ${round(enrolS)} s; ${counts.connected} connected; rss +${Math.round((rss1 - rss0) / 2 ** 20)} MiB; broker rss ${Math.round(broker.rssKiB() / 1024)} MiB`);
+    return { kibPerDevice: (rss1 - rss0) / 1024 / n, heapKibPerDevice: counts.heapUsed / 1024 / n, enrolS, brokerRssMb: Math.round(broker.rssKiB() / 1024) };
+  } finally {
+    await fleet?.close().catch(() => undefined);
+    await site.stop().catch(() => undefined);
+    await broker.stop().catch(() => undefined);
+  }
+}
+
+export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
+  const log = (s: string) => process.stderr.write(`  [fleet-tls] ${s}\n`);
+  if (!hasMosquitto()) {
+    log("skipped: needs mosquitto (apt-get install mosquitto)");
+    return { fleet_tls_skipped: "needs mosquitto" };
+  }
+  const n = Number(process.env.ANTITHEFT_BENCH_FLEET_TLS_DEVICES ?? 2000);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError("ANTITHEFT_BENCH_FLEET_TLS_DEVICES must be a positive integer");
+  const workers = Number(process.env.ANTITHEFT_BENCH_FLEET_WORKERS ?? 2);
+  const module = await TrustedApp.compile();
+  const plain = await runFleet(n, workers, module, false, log);
+  await settle();
+  const tls = await runFleet(n, workers, module, true, log);
+  return {
+    fleet_tls_devices: n,
+    fleet_tls_kib_per_device: round(tls.kibPerDevice),
+    fleet_plain_kib_per_device: round(plain.kibPerDevice),
+    fleet_tls_overhead_kib_per_device: round(tls.kibPerDevice - plain.kibPerDevice),
+    fleet_tls_js_heap_kib_per_device: round(tls.heapKibPerDevice),
+    fleet_plain_js_heap_kib_per_device: round(plain.heapKibPerDevice),
+    fleet_tls_enrol_s: round(tls.enrolS),
+    fleet_tls_broker_rss_mb: tls.brokerRssMb,
+  };
+}
