@@ -10,6 +10,7 @@ import type { Challenges } from "./challenges.js";
 import type { Ledger } from "./ledger/ledger.js";
 import type { RateLimiters } from "./rate-limits.js";
 import type { OemTacPolicy } from "./oem-ranges.js";
+import type { PortalSettings } from "./webauthn.js";
 
 /** One MQTT publication (QoS 1, PROTOCOL.md §2). */
 export interface Publication {
@@ -57,6 +58,8 @@ export interface Context {
   readonly policy: Policy;
   /** Token buckets per device id and per signer (rate-limits.ts, PROTOCOL.md §6.4). */
   readonly limits: RateLimiters;
+  /** The owner portal's relying party (webauthn.ts, docs/PORTAL.md). */
+  readonly portal: PortalSettings;
   /** The tamper-evident ledger (docs/LEDGER.md), when the registry keeps one. */
   readonly ledger?: Ledger;
   publish(pubs: readonly Publication[]): void;

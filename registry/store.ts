@@ -19,6 +19,7 @@ import { RequestIdTable } from "./store/request-ids.js";
 import { ChallengeTable } from "./store/challenges.js";
 import { PendingHelloTable } from "./store/pending-hellos.js";
 import { EventLog } from "./store/events.js";
+import { PasskeyTable, PortalSessionTable, WebAuthnChallengeTable } from "./store/passkeys.js";
 import { RegistryError } from "./errors.js";
 import type { PeerFlag } from "./ledger/flag-tables.js";
 
@@ -29,6 +30,7 @@ export type { Flag, FlagKind, Party, PartyRole } from "./store/flags.js";
 export type { CommandRow, CommandStatus, Action, CommandResult } from "./store/commands.js";
 export type { Event, EventType, NewEvent } from "./store/events.js";
 export type { PeerFlag } from "./ledger/flag-tables.js";
+export type { Passkey } from "./store/passkeys.js";
 export { isBlacklistKind, BLACKLIST_KINDS } from "./store/flags.js";
 export { OPEN_STATUSES } from "./store/commands.js";
 
@@ -48,6 +50,10 @@ export class Store {
   readonly challenges: ChallengeTable;
   readonly pendingHellos: PendingHelloTable;
   readonly events: EventLog;
+  /** The owner portal (docs/PORTAL.md). */
+  readonly passkeys: PasskeyTable;
+  readonly webauthnChallenges: WebAuthnChallengeTable;
+  readonly portalSessions: PortalSessionTable;
   /** Flags other registries published for an IMEI (set by a federated registry, docs/LEDGER.md); none otherwise. */
   peerFlags: (imei: string) => readonly PeerFlag[] = () => [];
 
@@ -64,6 +70,9 @@ export class Store {
     this.challenges = new ChallengeTable(db);
     this.pendingHellos = new PendingHelloTable(db);
     this.events = new EventLog(db);
+    this.passkeys = new PasskeyTable(db);
+    this.webauthnChallenges = new WebAuthnChallengeTable(db);
+    this.portalSessions = new PortalSessionTable(db);
   }
 
   /** Opens (creating if needed) and migrates the database at `path` (":memory:" for scratch use). */
