@@ -76,12 +76,13 @@ export async function staysStatus(s: Session, req: string, imei: string, want: S
 }
 
 /**
- * The open command of `imei` in the registry's public device view (PROTOCOL §6.2:
- * `devices[].pendingCommand`, null or absent when none; docs/CONFORMANCE.md lists what the suite
- * reads beyond the standard interfaces), or undefined.
+ * The open command of `imei` in the registry's whole device view, read with a signed "view"
+ * request of the target's authority (PROTOCOL §6.2 "Device views": `devices[].pendingCommand`,
+ * null or absent when none; docs/CONFORMANCE.md lists what the suite reads beyond the standard
+ * interfaces), or undefined.
  */
 export async function pendingCommand(s: Session, imei: string): Promise<unknown> {
-  const a = await s.http.device(imei);
+  const a = await s.http.device(imei, s.target.authority);
   const devices = Array.isArray(a.body.devices) ? (a.body.devices as Record<string, unknown>[]) : [];
   return devices.map((d) => d.pendingCommand).find((p) => p !== null && p !== undefined);
 }
