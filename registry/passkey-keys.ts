@@ -19,7 +19,7 @@ export type PasskeyAlg = typeof ALG_ES256 | typeof ALG_EDDSA;
 export function passkeyAlg(coseKey: Uint8Array): PasskeyAlg | undefined {
   let m;
   try {
-    m = decodeStrict(coseKey, { maxDepth: 1, maxItems: 8 });
+    m = decodeStrict(coseKey, { maxDepth: 2, maxItems: 16 });
   } catch {
     return undefined;
   }
