@@ -22,6 +22,7 @@ async function act(fields, what) {
     say(notice, `${what} refused: ${errorText(e)}`, true);
   } finally {
     busy = false;
+    document.activeElement?.blur(); // the form is done with: let the page redraw
     await refresh();
   }
 }
