@@ -175,9 +175,9 @@ export class Registry {
     return `http://${host}:${a.port}`;
   }
 
-  /** The owner portal's URL (after start): its first origin. */
+  /** The owner portal's URL (after start), on its first origin: <origin>/portal/. */
   get portalUrl(): string | undefined {
-    return this.ctx.portal.origins[0] !== undefined ? `${this.ctx.portal.origins[0]}/` : undefined;
+    return this.ctx.portal.origins[0] !== undefined ? `${this.ctx.portal.origins[0]}/portal/` : undefined;
   }
 
   /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */

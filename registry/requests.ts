@@ -1,9 +1,11 @@
 // Owner and authority requests (PROTOCOL.md §6.2). Order of checks, each refusal a
 // RegistryError with a stable code, logged, and changing nothing:
 //  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE, E_BAD_KEY (a key of small order...);
+//     a WebAuthn-signed request (docs/PORTAL.md §3): its assertion, by a passkey registered here,
+//     over the payload's challenge (webauthn.ts: E_UNKNOWN_SIGNER, E_WEBAUTHN*, E_BAD_SIGNATURE);
 //  2. audience: "aud" is this registry's kid (E_AUDIENCE); signer: claim, claim-code -> the key
 //     in the request (kid must match); flag, flag-batch, reset-owner -> a pinned authority;
-//     clear -> a pinned authority or the current owner; others -> the device's current owner
+//     clear, view -> a pinned authority or the current owner; others -> the device's current owner
 //     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
 //  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
 //  4. ts within +-300 s (E_STALE); the signer's rate limit (E_RATE_LIMITED, PROTOCOL.md §6.4);
@@ -17,8 +19,7 @@
 //     command, the claim code's use and the id commit together.
 import type { KeyObject } from "node:crypto";
 import { decodeStrict, kidOfPublic, toHex } from "../attestation/index.js";
-import { kidOfCoseKey } from "../attestation/cose/key.js";
-import { publicFromCoseKey } from "../attestation/cose/key.js";
+import { kidOfCoseKey, publicFromCoseKey } from "../attestation/cose/key.js";
 import { verifySign1Signature } from "../attestation/cose/sign1.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError, asRegistryError } from "./errors.js";
@@ -30,11 +31,9 @@ import { claimProofDid } from "./claim-proofs.js";
 import { isBlacklistKind, type Party, type Flag, type PeerFlag } from "./store.js";
 import type { Context, Publication } from "./context.js";
 import { clearFlag, partyName, raiseFlag, sameParty } from "./flagging.js";
-import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
-import { claimNonce, verifyBoundToken } from "./device-proof.js";
+import { issueCommand, ACTION_NAMES } from "./commands.js";
 import { devicePeerFlags, equipmentStatus } from "./equipment-status.js";
 import { ACTION } from "../protocol/messages.js";
-import { INTUSE } from "../attestation/eat/profile.js";
 import { formatClaimCode, newClaimCode } from "../protocol/claim-code.js";
 
 export interface RequestResponse {

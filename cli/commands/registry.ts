@@ -54,6 +54,7 @@ const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry
                           [--federation-key FILE [--peer-pub NAME=FILE ...] [--federation-broker URL]
                            [--witness URL=KEY ...] [--witness-policy FILE] [--ledger-get-limit N]]
                           [--limit-device B/R] [--limit-owner B/R] [--limit-authority B/R]
+                          [--portal-origin URL ...] [--portal-rp-id HOST]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
 endorsement chains to a pinned --oem-pub, detects clones, takes signed owner and authority
@@ -87,6 +88,10 @@ networks on GET /n5g-eir-eic/v1/equipment-status?pei=imei-<15 digits> (3GPP TS 2
                     only once a checkpoint covering them has N of these cosignatures (LEDGER.md §7.2)
   --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
                     registry publish per minute (default 2048; docs/LEDGER.md §6.1)
+  --portal-origin   the origin owners open the portal on (passkeys are bound to it), e.g.
+                    https://registry.example; repeat for several (default http://localhost:PORT)
+  --portal-rp-id    the passkeys' relying party id: the origin's host or a parent domain of it
+                    (default localhost; docs/PORTAL.md §1)
 
 Stops cleanly on SIGINT or SIGTERM. State survives kill -9: every change is committed durably
 before it is acknowledged.`;
@@ -159,6 +164,8 @@ export const registryRun: Command = {
         "ledger-get-limit": { type: "string" },
         witness: { type: "string", multiple: true },
         "witness-policy": { type: "string" },
+        "portal-origin": { type: "string", multiple: true },
+        "portal-rp-id": { type: "string" },
       },
       usage,
     );
@@ -199,6 +206,7 @@ export const registryRun: Command = {
       ...(v["limit-authority"] ? { authority: limitArg("limit-authority", v["limit-authority"]) } : {}),
     };
     const authorities = (v["authority-pub"] ?? []).map(loadPublicKey);
+    const portal = portalArgs(v["portal-origin"], v["portal-rp-id"]);
     const out = (line: string) => void process.stdout.write(line);
     const log = textLogger(out, logMode);
 
@@ -217,6 +225,7 @@ export const registryRun: Command = {
         acceptedMeasurements: v.measurement ?? [],
         rateLimits,
         ...(ledger ? { ledger } : {}),
+        ...(portal ? { portal } : {}),
       });
     } catch (e) {
       if (e instanceof RegistryError) throw new CliError(e.code, e.message);
@@ -241,6 +250,7 @@ export const registryRun: Command = {
         `  oem roots ${oemRoots.length}, authorities ${authorities.length}`,
         `  broker    ${broker} (MQTT ${version === "5" ? "5" : "3.1.1"}, client id at-r-${name})`,
         `  http      ${registry.httpUrl}`,
+        `  portal    ${registry.portalUrl} (owners: passkeys; anyone: ${registry.portalUrl}check)`,
         ...(ledger ? [`  ledger    log ${toHex(registryKey.kid)}, ${ledger.peers.length} peer(s), federation key id ${toHex(ledger.federationKey.id)}`] : []),
         ...(registry.ledger ? [`  tlog      ${registry.httpUrl}/antitheft/v1/ledger/tlog/ (C2SP tlog-tiles), checkpoint key ${registry.ledger.verifierKey}`] : []),
         "",
@@ -256,3 +266,26 @@ export const registryRun: Command = {
 
 /** Registered in cli/antitheft.ts (longest path wins, so "registry keygen" beats "registry"). */
 export const registryCommands: Command[] = [registryRun, registryKeygen];
+
+/** --portal-origin / --portal-rp-id (docs/PORTAL.md §1): origins are http(s) origins; the RP id is each one's host or a parent of it. */
+function portalArgs(origins: readonly string[] | undefined, rpId: string | undefined): { origins?: string[]; rpId?: string } | undefined {
+  if (!origins && rpId === undefined) return undefined;
+  const list = (origins ?? []).map((o) => {
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new CliError("E_USAGE", `--portal-origin must be an http(s) origin, got "${o}"`, 2);
+    }
+    if ((u.protocol !== "http:" && u.protocol !== "https:") || u.origin !== o.replace(/\/$/, "")) throw new CliError("E_USAGE", `--portal-origin must be an http(s) origin (no path), got "${o}"`, 2);
+    return u.origin;
+  });
+  const id = rpId ?? (list[0] ? new URL(list[0]).hostname : undefined);
+  if (id !== undefined) {
+    for (const o of list) {
+      const host = new URL(o).hostname;
+      if (host !== id && !host.endsWith(`.${id}`)) throw new CliError("E_USAGE", `--portal-rp-id ${id} is neither the host of ${o} nor a parent domain of it (WebAuthn §5.1.3)`, 2);
+    }
+  }
+  return { ...(list.length ? { origins: list } : {}), ...(id !== undefined ? { rpId: id } : {}) };
+}
