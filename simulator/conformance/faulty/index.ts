@@ -41,6 +41,7 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "forged-results", registry: R.endsJobOnAnyRejected, violates: "REQ-SEC-08" },
   { scenario: "claim-hijack", handsets: H.registersOnChallenge, violates: "REQ-SEC-09" },
   { scenario: "clear-rule", registry: R.clearLeavesLocked, violates: "REQ-SEC-11" },
+  { scenario: "public-check", registry: R.leakyViewGateway, violates: "REQ-NW-04" },
   { scenario: "hostile-payloads", handsets: H.crashesOnGarbage, violates: "REQ-SEC-07" },
   { scenario: "broker-restart", handsets: H.neverReconnects, violates: "REQ-RG-04" },
   { scenario: "registry-restart", registry: R.inMemory, violates: "REQ-RG-03" },

@@ -6,7 +6,7 @@ import { enrolment, factoryReset, offlineTheft, ownerFound, rebootLocked, theftL
 import { clone, sealedState, secondEndorsement, tamperedMeasurement } from "./identity.js";
 import { forgedCommands, forgedRequests, forgedResults } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
-import { claimHijack, clearRule } from "./ownership.js";
+import { claimHijack, clearRule, publicCheck } from "./ownership.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
 import { ledgerAudit, ledgerFederation, ledgerFork, ledgerGet, ledgerHostile, ledgerRestart, ledgerTlog } from "./ledger.js";
@@ -28,6 +28,7 @@ export const SCENARIOS: readonly Scenario[] = [
   forgedResults,
   claimHijack,
   clearRule,
+  publicCheck,
   hostilePayloads,
   brokerRestart,
   registryRestart,
