@@ -19,6 +19,7 @@ const SECTIONS: Section[] = [
   { name: "attestation", title: "Attestation: whole TA token vs bare TA signature; verifier, whole chain", run: benchAttestation },
   { name: "fleet", title: "Fleet: handsets connected, enrolled and attested; memory; mass lock", run: async (o) => (await import("./bench/fleet.js")).benchFleet(o) },
   { name: "ledger", title: "Ledger: signed entries appended and proved; inclusion proof in a 1M-entry log (SQLite)", run: async (o) => (await import("./bench/ledger.js")).benchLedger(o) },
+  { name: "portal", title: "Owner portal: a WebAuthn assertion's whole check (ES256, EdDSA) vs an Ed25519 COSE request's signature", run: async (o) => (await import("./bench/portal.js")).benchPortal(o) },
 ];
 
 const UNITS: [RegExp, string][] = [
