@@ -30,6 +30,23 @@ export interface PortalSettings {
 
 /** Ceremony challenges live this long (WebAuthn §15.1 suggests the ceremony's timeout). */
 export const CEREMONY_TTL_MS = 5 * 60_000;
+/**
+ * Outstanding ceremony challenges at most: anyone may ask for one, so a flood is refused
+ * (E_RATE_LIMITED) rather than grow the table; a deployment also limits per client at its front.
+ */
+export const MAX_OPEN_CEREMONIES = 10_000;
+
+/** Stores a fresh ceremony challenge, unless too many are open. */
+async function newCeremony(ctx: Context, purpose: "register" | "sign-in"): Promise<Uint8Array<ArrayBuffer>> {
+  const challenge = new Uint8Array(randomBytes(CHALLENGE_BYTES));
+  const now = ctx.clock.now();
+  await ctx.gc.run(() => {
+    ctx.store.webauthnChallenges.purge(now - CEREMONY_TTL_MS);
+    if (ctx.store.webauthnChallenges.count() >= MAX_OPEN_CEREMONIES) throw new RegistryError("E_RATE_LIMITED", "too many sign-ups and sign-ins under way; retry in a few minutes");
+    ctx.store.webauthnChallenges.add(challenge, purpose, now);
+  });
+  return challenge;
+}
 const CHALLENGE_BYTES = 32;
 
 export const b64u = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64url");
@@ -51,12 +68,7 @@ export function requestChallenge(payload: Uint8Array): Uint8Array {
 }
 
 export async function registrationOptions(ctx: Context, name: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const challenge = new Uint8Array(randomBytes(CHALLENGE_BYTES));
-  const now = ctx.clock.now();
-  await ctx.gc.run(() => {
-    ctx.store.webauthnChallenges.purge(now - CEREMONY_TTL_MS);
-    ctx.store.webauthnChallenges.add(challenge, "register", now);
-  });
+  const challenge = await newCeremony(ctx, "register");
   return generateRegistrationOptions({
     rpName: ctx.portal.rpName,
     rpID: ctx.portal.rpId,
@@ -71,12 +83,7 @@ export async function registrationOptions(ctx: Context, name: string): Promise<P
 }
 
 export async function signInOptions(ctx: Context): Promise<PublicKeyCredentialRequestOptionsJSON> {
-  const challenge = new Uint8Array(randomBytes(CHALLENGE_BYTES));
-  const now = ctx.clock.now();
-  await ctx.gc.run(() => {
-    ctx.store.webauthnChallenges.purge(now - CEREMONY_TTL_MS);
-    ctx.store.webauthnChallenges.add(challenge, "sign-in", now);
-  });
+  const challenge = await newCeremony(ctx, "sign-in");
   return generateAuthenticationOptions({ rpID: ctx.portal.rpId, challenge, userVerification: "preferred", timeout: CEREMONY_TTL_MS });
 }
 

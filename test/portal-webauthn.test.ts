@@ -13,6 +13,8 @@ import { PortalOwner } from "./support/portal-client.js";
 import { snapshotDb } from "./support/e2e.js";
 import { RegistryClient } from "../registry/client.js";
 import { buildRequest } from "../registry/request-codec.js";
+import { MAX_OPEN_CEREMONIES } from "../registry/webauthn.js";
+import { randomBytes } from "node:crypto";
 
 /** The portal's origin: the registry listens on 127.0.0.1; browsers and passkeys know it as localhost (an IP is no RP id). */
 const originOf = (h: Harness): string => `http://localhost:${new URL(h.url).port}`;
@@ -150,6 +152,17 @@ test("sign-up and sign-in refusals; the portal's calls need its origin; a sessio
   assert.equal((await o.call("/portal/api/sign-in", { credential: o.authenticator.assert(si.body.options.challenge) })).body.code, "E_WEBAUTHN_CHALLENGE", "a sign-in challenge is used once");
   const si2 = await o.call("/portal/api/sign-in/options", {});
   assert.equal((await again.call("/portal/api/sign-in", { credential: again.authenticator.assert(si2.body.options.challenge) })).body.code, "E_UNKNOWN_SIGNER");
+
+  // A flood of ceremonies is capped (the table of open challenges does not grow without bound).
+  const store = h.registry.store;
+  store.tx(() => {
+    const now = Date.now();
+    for (let i = store.webauthnChallenges.count(); i < MAX_OPEN_CEREMONIES; i++) store.webauthnChallenges.add(new Uint8Array(randomBytes(32)), "sign-in", now);
+  });
+  const flooded = await o.call("/portal/api/sign-in/options", {});
+  assert.equal(flooded.status, 429);
+  assert.equal(flooded.body.code, "E_RATE_LIMITED");
+  store.db.exec("DELETE FROM webauthn_challenges");
 
   // Cross-site calls: no Origin, or another one.
   const noOrigin = await fetch(`${h.url}/portal/api/prepare`, { method: "POST", headers: { "content-type": "application/json", cookie: o.cookie }, body: "{}" });

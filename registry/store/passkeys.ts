@@ -66,8 +66,10 @@ export class WebAuthnChallengeTable {
   readonly #add: Stmt;
   readonly #take: Stmt;
   readonly #purge: Stmt;
+  readonly #count: Stmt;
 
   constructor(db: Db) {
+    this.#count = db.prepare("SELECT count(*) AS n FROM webauthn_challenges");
     this.#add = db.prepare("INSERT INTO webauthn_challenges (challenge, purpose, issued_at) VALUES (?, ?, ?)");
     this.#take = db.prepare("DELETE FROM webauthn_challenges WHERE challenge = ? AND purpose = ? AND issued_at > ?");
     this.#purge = db.prepare("DELETE FROM webauthn_challenges WHERE issued_at <= ?");
@@ -84,6 +86,10 @@ export class WebAuthnChallengeTable {
 
   purge(notAfter: number): void {
     this.#purge.run(notAfter);
+  }
+
+  count(): number {
+    return (this.#count.get() as { n: number }).n;
   }
 }
 
