@@ -12,7 +12,9 @@ import { claimProofFor } from "./support/claim.js";
 import { PortalOwner } from "./support/portal-client.js";
 import { snapshotDb } from "./support/e2e.js";
 import { RegistryClient } from "../registry/client.js";
-import { buildRequest } from "../registry/request-codec.js";
+import { buildRequest, type RequestInput } from "../registry/request-codec.js";
+import { signingKey } from "../registry/keys.js";
+import { generateEd25519 } from "../attestation/index.js";
 import { MAX_OPEN_CEREMONIES } from "../registry/webauthn.js";
 import { randomBytes } from "node:crypto";
 
@@ -205,4 +207,40 @@ test("the public check: flagged or not, nothing else, for any valid IMEI", async
   const bad = await check("490154203237519");
   assert.equal(bad.status, 400);
   assert.equal(bad.body.code, "E_BAD_REQUEST");
+});
+
+test("transfers between kinds of key: passkey -> passkey, passkey -> CLI key, CLI key -> passkey; the new owner reports", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const alice = new PortalOwner(h.url, originOf(h), "ES256");
+  const bob = new PortalOwner(h.url, originOf(h), "EdDSA");
+  await alice.signUp("alice");
+  await bob.signUp("bob");
+  const p = await handset(h);
+  await claim(h, alice, p);
+
+  // To another passkey, named by its owner id (kid) as the portal shows it.
+  const toBob = await alice.request({ type: "transfer", imei: p.imei, newOwner: bob.kid });
+  assert.equal(toBob.status, 200, JSON.stringify(toBob.body));
+  assert.deepEqual((await bob.call("/portal/api/phones")).body.phones.map((x: { imei: string }) => x.imei), [p.imei]);
+  assert.deepEqual((await alice.call("/portal/api/phones")).body.phones, []);
+  assert.equal((await alice.request({ type: "report-stolen", imei: p.imei })).body.code, "E_NOT_OWNER", "the previous owner's passkey no longer counts");
+
+  // To a CLI owner's Ed25519 key; the CLI owner signs COSE requests as before.
+  const cli = signingKey(generateEd25519().privateKey);
+  const toCli = await bob.request({ type: "transfer", imei: p.imei, newOwner: Buffer.from(cli.publicKey).toString("hex") });
+  assert.equal(toCli.status, 200, JSON.stringify(toCli.body));
+  const send = (r: RequestInput) => new RegistryClient(h.url).send(buildRequest(cli.signer, r, h.registryKey.kid));
+  assert.equal((await send({ type: "report-lost", imei: p.imei })).status, 200);
+  assert.equal((await send({ type: "found", imei: p.imei })).status, 200);
+
+  // Back to a passkey, from the CLI: "key" is the passkey's COSE_Key, which must be registered here.
+  const unregistered = new PortalOwner(h.url, originOf(h), "ES256");
+  assert.equal((await send({ type: "transfer", imei: p.imei, key: unregistered.authenticator.coseKey })).body.code, "E_BAD_KEY");
+  const back = await send({ type: "transfer", imei: p.imei, key: alice.authenticator.coseKey });
+  assert.equal(back.status, 200, JSON.stringify(back.body));
+  assert.equal((await send({ type: "report-stolen", imei: p.imei })).body.code, "E_NOT_OWNER");
+  const stolen = await alice.request({ type: "report-stolen", imei: p.imei, message: "mine again" });
+  assert.equal(stolen.status, 200, JSON.stringify(stolen.body));
+  await waitFor(() => p.hs.ta.lockState === 2, "the handset locks for its passkey owner");
 });
