@@ -29,7 +29,16 @@ export interface UplinkOptions {
 interface Connection {
   link: Link | undefined;
   alive: boolean;
+  /**
+   * Publishes made between CONNACK and the link reaching the uplink: a persistent session
+   * delivers what the broker queued while the device was offline right after CONNACK (MQTT
+   * 3.1.1 §4.4, MQTT 5 §4.4), and the answers to those messages go out once the link is here.
+   */
+  early: { kind: DeviceTopicKind; payload: Uint8Array; retain: boolean }[];
 }
+
+/** Bound on answers held for a connection that is still opening. */
+const MAX_EARLY_PUBLISHES = 64;
 
 const ONLINE = new TextEncoder().encode("online");
 const OFFLINE = new TextEncoder().encode("offline");
@@ -38,6 +47,8 @@ export class Uplink {
   readonly #o: UplinkOptions;
   readonly #backoff: Backoff;
   #conn: Connection | undefined;
+  /** The connection being opened (transport called, link not yet resolved). */
+  #opening: Connection | undefined;
   #heartbeat: TimerHandle | undefined;
   #connecting = false;
   #stopped = false;
@@ -64,6 +75,11 @@ export class Uplink {
    */
   publish(kind: DeviceTopicKind, payload: Uint8Array, retain = false): void {
     const link = this.#conn?.alive ? this.#conn.link : undefined;
+    const opening = this.#opening;
+    if (!link && opening?.alive && opening.early.length < MAX_EARLY_PUBLISHES) {
+      opening.early.push({ kind, payload, retain });
+      return;
+    }
     if (!link) {
       this.#o.logger.log("warn", "agent.publish_dropped", { topic: kind, reason: "not connected" });
       return;
@@ -88,7 +104,8 @@ export class Uplink {
   #connect(): void {
     if (this.#stopped || this.#connecting) return;
     this.#connecting = true;
-    const conn: Connection = { link: undefined, alive: true };
+    const conn: Connection = { link: undefined, alive: true, early: [] };
+    this.#opening = conn;
     this.#o
       .transport(
         {
@@ -103,16 +120,19 @@ export class Uplink {
       .then(
         (link) => {
           this.#connecting = false;
+          if (this.#opening === conn) this.#opening = undefined;
           if (this.#stopped || !conn.alive) {
             void link.end(false).catch(() => undefined);
             return;
           }
           conn.link = link;
           this.#conn = conn;
+          for (const e of conn.early.splice(0)) this.publish(e.kind, e.payload, e.retain);
           void this.#online(conn, link);
         },
         (error) => {
           this.#connecting = false;
+          if (this.#opening === conn) this.#opening = undefined;
           conn.alive = false;
           this.#retry("agent.connect_failed", error);
         },

@@ -22,9 +22,11 @@ export async function handleHeartbeat(ctx: Context, did: string, payload: Uint8A
   const disagrees = hb.tampered !== dev.tampered || hb.lock !== dev.lockState || hb.seq !== dev.lastSeq;
   if ((disagrees || dev.lastAttested < ctx.startedAt) && !ctx.challenges.hasFresh(did)) {
     // The endorsement for verifying is the enrolled one (no hello needed). Sent once committed,
-    // so whichever worker receives the answer finds the challenge.
-    const nonce = await ctx.gc.run(() => ctx.challenges.issue(did));
-    out.push({ topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce }), retain: false });
+    // so whichever worker receives the answer finds the challenge. Freshness is judged again
+    // inside the transaction: heartbeats read together all see "none fresh" before the first
+    // commits, and only the first may mint one (PROTOCOL.md §6.4).
+    const nonce = await ctx.gc.run(() => (ctx.challenges.hasFresh(did) ? undefined : ctx.challenges.issue(did)));
+    if (nonce) out.push({ topic: deviceTopic(did, "challenge"), payload: encodeChallenge({ nonce }), retain: false });
   }
   ctx.publish(out);
   await touched;

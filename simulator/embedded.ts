@@ -6,7 +6,7 @@
 // registries the conformance suite plays (fresh peer keys and federation key, docs/LEDGER.md).
 // A RegistryCustomizer lets simulator/conformance/faulty/ build broken
 // registries (negative controls) from the real one without changing it.
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomInt } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,6 +59,10 @@ export class EmbeddedSite {
   readonly oemPem: string;
   readonly registryKey: SigningKey;
   readonly authority: SigningKey;
+  /** A second OEM, pinned for one TAC only (`rangedTac`, PROTOCOL §6.1): the suite's oem-ranges capability. */
+  readonly rangedOem: SigningKey;
+  /** The one TAC `rangedOem` may endorse ("86" and six random digits: never a TAC of the suite's IMEIs, "35..."). */
+  readonly rangedTac: string;
   readonly acceptedMeasurement = CONFORMANCE_MEASUREMENT;
   readonly mqttVersion: 4 | 5;
   readonly name: string;
@@ -83,6 +87,8 @@ export class EmbeddedSite {
     this.oemPem = privateKeyToPem(oem);
     this.registryKey = signingKey(generateEd25519().privateKey);
     this.authority = signingKey(generateEd25519().privateKey);
+    this.rangedOem = signingKey(generateEd25519().privateKey);
+    this.rangedTac = `86${String(randomInt(0, 1_000_000)).padStart(6, "0")}`;
     this.mqttVersion = options.mqttVersion ?? 4;
     this.name = options.name ?? `sim-${toHex(sha256(String(Math.random()))).slice(0, 8)}`;
     this.ledgerPeers = [signingKey(generateEd25519().privateKey), signingKey(generateEd25519().privateKey)];
@@ -129,7 +135,7 @@ export class EmbeddedSite {
     const base: RegistryOptions = {
       db: join(this.dir, "registry.sqlite"),
       registryKey: this.registryKey,
-      oemRoots: [this.oem.publicKey],
+      oemRoots: [this.oem.publicKey, { key: this.rangedOem.publicKey, tacs: this.rangedTac }],
       authorities: [this.authority.publicKey],
       mqtt: {
         url: this.brokerUrl,

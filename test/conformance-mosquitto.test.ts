@@ -90,20 +90,22 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
   const peers = [1, 2].map((i) => writeKeyPair(join(world.dir, `peer-${i}.key`)));
   const federationKey = join(world.dir, "federation.key");
   writeFileSync(federationKey, randomBytes(32).toString("hex") + "\n");
+  // A second OEM the registry pins for one TAC only (PROTOCOL.md §6.1): oem-out-of-range.
+  const ranged = writeKeyPair(join(world.dir, "ranged-oem.key"));
   const registry = await RegistryProcess.start({
     world, broker: mosq.url, protocolVersion: 5, name: "third-party",
-    args: ["--federation-key", federationKey, ...peers.flatMap((p, i) => ["--peer-pub", `suite-${i + 1}=${p.pubPath}`])],
+    args: ["--federation-key", federationKey, ...peers.flatMap((p, i) => ["--peer-pub", `suite-${i + 1}=${p.pubPath}`]), "--oem-pub", `${ranged.pubPath}:86123456`],
   });
   try {
     const f = world.files;
     const r = await cli([
       "conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5",
       "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--authority-key", f.authority.key,
-      ...peers.flatMap((p) => ["--ledger-peer-key", p.keyPath]), "--federation-key", federationKey,
-      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,forged-results,tampered-measurement,registry-restart,ledger-federation,ledger-hostile,ledger-fork,ledger-restart,ledger-audit",
+      ...peers.flatMap((p) => ["--ledger-peer-key", p.keyPath]), "--federation-key", federationKey, "--ranged-oem-key", `${ranged.keyPath}:86123456`,
+      "--scenario", "enrolment,theft-lock,forged-commands,forged-requests,forged-results,foreign-audience,flood,oem-out-of-range,tampered-measurement,registry-restart,ledger-federation,whole-device-flag,ledger-hostile,ledger-fork,ledger-restart,ledger-audit",
     ]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests", "forged-results", "ledger-federation", "ledger-hostile", "ledger-fork"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
+    for (const s of ["enrolment", "theft-lock", "forged-commands", "forged-requests", "forged-results", "foreign-audience", "flood", "oem-out-of-range", "ledger-federation", "whole-device-flag", "ledger-hostile", "ledger-fork"]) assert.match(r.stdout, new RegExp(`${s}\\s+PASS`));
     // No accepted measurement and no restart command given: those scenarios cannot run; nor can
     // the storage attack on a registry whose database the suite cannot reach.
     assert.match(r.stdout, /tampered-measurement\s+SKIP/);
@@ -113,9 +115,10 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
     // A wrong registry key: the handsets trust another key, so no lock can succeed.
     const wrong = createWorld("at-conformance-3p-wrong-");
     try {
-      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation", "--timeout", "1500"]);
+      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation,oem-out-of-range", "--timeout", "1500"]);
       assert.equal(bad.status, 1, bad.stdout + bad.stderr);
       assert.match(bad.stdout, /theft-lock\s+FAIL/);
+      assert.match(bad.stdout, /oem-out-of-range\s+SKIP\s+\d+\s+REQ-ID-06\n\s+the target lacks: oem-ranges/);
       // No member keys given: the ledger scenarios are skipped, saying why.
       assert.match(bad.stdout, /ledger-federation\s+SKIP\s+\d+\s+REQ-LG-01 REQ-LG-02 REQ-LG-03 REQ-LG-04\n\s+the target lacks: ledger/);
     } finally {

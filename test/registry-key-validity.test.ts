@@ -18,6 +18,8 @@ import { RegistryError } from "../registry/errors.js";
 import { OEM, startHarness, postCose, tempDir, waitFor } from "./support/registry-sim.js";
 import { smallOrderEncodings, nonCanonicalY } from "./support/ed25519-edge.js";
 import { unhex } from "./support/ta.js";
+import { cosignerKey, parseCosignerKey } from "../registry/ledger/cosignature.js";
+import { parseVerifierKey, verifierKey } from "../registry/ledger/note.js";
 
 const L = ed25519.Point.Fn.ORDER;
 
@@ -85,6 +87,25 @@ test("a claim or transfer naming a small-order key is refused with E_BAD_KEY and
   assert.deepEqual([...h.registry.store.owners.current(d.did)!.kid], [...owner.kid], "ownership did not move");
 });
 
+test("a claim-code request or an authority's reset-owner naming a small-order key is refused with E_BAD_KEY and changes nothing", async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const post = (s: Signer, r: RequestInput) => postCose(`${h.url}/antitheft/v1/requests`, buildRequest(s, r, h.registryKey.kid));
+  const hs = h.handset();
+  const d = h.device(hs);
+  await d.connect();
+  await waitFor(() => h.registry.store.devices.get(d.did), "enrolment");
+  const weak = identitySigner();
+  const code = await post(weak, { type: "claim-code", imei: hs.ta.id.imei, key: coseKeyFromPublic(weak.publicKey) });
+  assert.equal(code.body.code, "E_BAD_KEY", JSON.stringify(code.body));
+  assert.equal(h.registry.store.db.prepare("SELECT count(*) FROM claim_codes").pluck().get(), 0, "a claim code was issued to a key anyone can sign with");
+  for (const { name, enc } of smallOrderEncodings().slice(0, 8)) {
+    const r = await post(h.authority.signer, { type: "reset-owner", imei: hs.ta.id.imei, key: coseKeyFromPublic(enc), reason: "test" });
+    assert.equal(r.body.code, "E_BAD_KEY", `${name}: ${JSON.stringify(r.body)}`);
+  }
+  assert.equal(h.registry.store.owners.current(d.did), undefined, "reset-owner gave the phone to a key anyone can sign with");
+});
+
 test("pinning a small-order authority or OEM key is a configuration error (options and key files)", () => {
   const dir = tempDir();
   try {
@@ -99,6 +120,36 @@ test("pinning a small-order authority or OEM key is a configuration error (optio
     const file = join(dir.path, "weak.pub");
     writeFileSync(file, pem);
     assert.throws(() => loadPublicKey(file), (e: unknown) => e instanceof RegistryError && e.code === "E_CONFIG" && /small order/.test(e.message));
+  } finally {
+    dir.cleanup();
+  }
+});
+
+test("a small-order ledger peer key, witness cosigner key or checkpoint verifier key is refused (under it anyone signs entries, heads and cosignatures)", () => {
+  // Without the check a registry would pin the identity point as a peer's log key and apply any
+  // flag "signed" under it (identitySigner above), and a witness policy would count forged
+  // cosignatures toward its quorum.
+  const dir = tempDir();
+  try {
+    const registryKey = signingKey(generateEd25519().privateKey);
+    const fine = signingKey(generateEd25519().privateKey).publicKey;
+    for (const hex of ED25519_TORSION_SUBGROUP) {
+      const weak = unhex(hex);
+      assert.throws(
+        () => new Registry({ db: join(dir.path, `p${Math.random()}.sqlite`), registryKey, oemRoots: [OEM.publicKey], ledger: { federationKey: new Uint8Array(32).fill(1), peers: [{ publicKey: weak, name: "weak" }] } }),
+        (e: unknown) => e instanceof RegistryError && e.code === "E_CONFIG" && /ledger peer/.test(e.message),
+        `ledger peer ${hex}`,
+      );
+      const c = parseCosignerKey(cosignerKey("witness.example/w", weak));
+      assert.ok(!c.ok && c.code === "E_LEDGER_SHAPE", `cosigner ${hex}`);
+      const v = parseVerifierKey(verifierKey("log.example/l", weak));
+      assert.ok(!v.ok && v.code === "E_LEDGER_SHAPE", `verifier ${hex}`);
+    }
+    // Sound keys still pass.
+    assert.ok(parseCosignerKey(cosignerKey("witness.example/w", fine)).ok);
+    assert.ok(parseVerifierKey(verifierKey("log.example/l", fine)).ok);
+    const r = new Registry({ db: join(dir.path, "ok.sqlite"), registryKey, oemRoots: [OEM.publicKey], ledger: { federationKey: new Uint8Array(32).fill(1), peers: [{ publicKey: fine, name: "fine" }] } });
+    r.store.close();
   } finally {
     dir.cleanup();
   }

@@ -12,6 +12,7 @@ const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|
                              [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
                              [--registry URL --registry-pub FILE --oem-key FILE [--authority-key FILE]
                               [--measurement HEX] [--restart-registry CMD] [--restart-broker CMD]
+                              [--ranged-oem-key FILE:TAC]
                               [--ledger-peer-key FILE --ledger-peer-key FILE --federation-key HEX|FILE]]
                              [--driver MODULE] [--transport mqtt.js|lite] [--self-test] [--list]
 
@@ -33,6 +34,9 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --oem-key FILE       an OEM private key (PKCS#8 PEM) whose public key the registry pins
   --authority-key FILE a private key the registry pins as an authority (mass block, flag rights)
   --measurement HEX    an agent measurement the registry accepts (the handsets report it)
+  --ranged-oem-key FILE:TAC
+                       a second OEM private key the registry pins for TAC ranges that include
+                       TAC (8 digits) and not the suite's TACs (35xxxxxx): oem-out-of-range
   --restart-registry CMD, --restart-broker CMD
                        shell commands the restart scenarios run (skipped without them,
                        except the embedded broker and registry, which restart themselves)
@@ -50,6 +54,13 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --list               list the scenarios and the requirements they check
 
 Exit status: 0 when no scenario failed (skips are listed), 1 otherwise, 2 on a usage error.`;
+
+/** --ranged-oem-key FILE:TAC -> the key and its TAC (PROTOCOL.md §6.1). */
+function rangedOemArg(arg: string) {
+  const m = /^(.+):([0-9]{8})$/.exec(arg);
+  if (!m) throw new CliError("E_USAGE", "--ranged-oem-key must be FILE:TAC (a TAC is 8 digits)", 2);
+  return { key: readPrivate(m[1]!, "ranged-oem-key"), tac: m[2]! };
+}
 
 function readPrivate(path: string, flag: string) {
   try {
@@ -92,6 +103,7 @@ export const conformance: Command = {
         "registry-pub": { type: "string" },
         "oem-key": { type: "string" },
         "authority-key": { type: "string" },
+        "ranged-oem-key": { type: "string" },
         measurement: { type: "string" },
         "restart-registry": { type: "string" },
         "restart-broker": { type: "string" },
@@ -129,6 +141,7 @@ export const conformance: Command = {
     } catch (e) {
       throw new CliError("E_USAGE", (e as Error).message, 2);
     }
+    if (v["ranged-oem-key"] && !v.registry) throw new CliError("E_USAGE", "--ranged-oem-key is for --registry: the embedded registry pins a ranged OEM of its own", 2);
     const peerKeys = v["ledger-peer-key"] ?? [];
     if (peerKeys.length > 0 || v["federation-key"]) {
       if (!v.registry) throw new CliError("E_USAGE", "--ledger-peer-key and --federation-key are for --registry: the embedded registry federates with keys of its own", 2);
@@ -192,6 +205,7 @@ export const conformance: Command = {
           oemKey: readPrivate(v["oem-key"], "oem-key"),
           ...(v["authority-key"] ? { authorityKey: readPrivate(v["authority-key"], "authority-key") } : {}),
           ...(measurement ? { acceptedMeasurement: measurement } : {}),
+          ...(v["ranged-oem-key"] ? { rangedOem: rangedOemArg(v["ranged-oem-key"]) } : {}),
           ...(v["restart-registry"] ? { restartRegistry: v["restart-registry"] } : {}),
           ...(v["restart-broker"] ? { restartBroker: v["restart-broker"] } : {}),
           ...(ledger ? { ledger } : {}),

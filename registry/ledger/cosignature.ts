@@ -6,6 +6,7 @@
 import { createHash, verify as edVerify, type KeyObject } from "node:crypto";
 import type { Signer } from "../../attestation/cose/sign1.js";
 import { publicKeyFromRaw, toHex } from "../../attestation/index.js";
+import { ed25519KeyProblem, KEY_PROBLEM_TEXT } from "../key-validity.js";
 import { accept, refuse, type Checked } from "./errors.js";
 import { isKeyName, SIG_COSIGNATURE_V1, type NoteSigner, type NoteVerifier } from "./note.js";
 
@@ -79,6 +80,8 @@ export function parseCosignerKey(vkey: string): Checked<Cosigner> {
   if (!m || !isKeyName(m[1]!)) return refuse("E_LEDGER_SHAPE", "a cosigner key is <name>+<8 hex>+<base64>");
   const raw = new Uint8Array(Buffer.from(m[3]!, "base64"));
   if (Buffer.from(raw).toString("base64") !== m[3] || raw.length !== 33 || raw[0] !== SIG_COSIGNATURE_V1) return refuse("E_LEDGER_SHAPE", "a cosigner key is base64(0x04 || 32-byte Ed25519 key)");
+  const problem = ed25519KeyProblem(raw.subarray(1)); // under a small-order key anyone cosigns
+  if (problem) return refuse("E_LEDGER_SHAPE", `the cosigner key ${KEY_PROBLEM_TEXT[problem]}`);
   const v = cosignatureVerifier(m[1]!, raw.subarray(1));
   if (toHex(v.id) !== m[2]) return refuse("E_LEDGER_SHAPE", "the key ID does not match the name and key");
   return accept(v);

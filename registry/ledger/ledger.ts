@@ -15,7 +15,7 @@ import type { Logger } from "../../agent/log.js";
 import type { Store, Flag, Party } from "../store.js";
 import type { GroupCommit } from "../group-commit.js";
 import type { Clock } from "../context.js";
-import type { SigningKey } from "../keys.js";
+import { acceptablePublicKey, type SigningKey } from "../keys.js";
 import type { MqttFactory } from "../mqtt-service.js";
 import { RegistryError } from "../errors.js";
 import { FederationKey } from "./pseudonym.js";
@@ -117,7 +117,8 @@ export class Ledger {
     const rows = this.db.tx(() => {
       const local = this.db.logs.ensure(own.kid, own.publicKey, o.name ?? "", true);
       const peers = (o.peers ?? []).map((p) => {
-        const raw = toRawPublic(p.publicKey);
+        // A small-order key would let anyone sign entries and heads as this peer (key-validity.ts).
+        const raw = acceptablePublicKey(toRawPublic(p.publicKey), `ledger peer ${p.name ?? ""}`.trim());
         if (equalBytes(raw, own.publicKey)) throw new RegistryError("E_CONFIG", "a ledger peer has this registry's own key");
         return { row: this.db.logs.ensure(kidOfPublic(raw), raw, p.name ?? "", false), raw, origin: p.origin };
       });

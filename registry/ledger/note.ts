@@ -11,6 +11,7 @@ import type { KeyObject } from "node:crypto";
 import { verify as edVerify } from "node:crypto";
 import type { Signer } from "../../attestation/cose/sign1.js";
 import { publicKeyFromRaw, toHex } from "../../attestation/index.js";
+import { ed25519KeyProblem, KEY_PROBLEM_TEXT } from "../key-validity.js";
 import { accept, refuse, type Checked } from "./errors.js";
 
 /** Signature type bytes (signed-note "Signature types"). */
@@ -85,6 +86,8 @@ export function parseVerifierKey(vkey: string): Checked<NoteVerifier & { readonl
   if (Buffer.from(raw).toString("base64") !== m[3]) return refuse("E_LEDGER_SHAPE", "the key is not canonical base64");
   if (raw.length !== 33 || raw[0] !== SIG_ED25519) return refuse("E_LEDGER_SHAPE", "only Ed25519 verifier keys (0x01 || 32 bytes) are supported");
   const pub = raw.subarray(1);
+  const problem = ed25519KeyProblem(pub); // under a small-order key anyone signs notes (checkpoints)
+  if (problem) return refuse("E_LEDGER_SHAPE", `the verifier key ${KEY_PROBLEM_TEXT[problem]}`);
   const v = ed25519NoteVerifier(m[1]!, pub);
   if (toHex(v.id) !== m[2]) return refuse("E_LEDGER_SHAPE", "the key ID does not match the name and key");
   return accept({ ...v, publicKey: new Uint8Array(pub) });

@@ -69,6 +69,8 @@ export interface ExternalTargetOptions {
   /** An OEM factory key the registry pins. */
   readonly oemKey: KeyObject;
   readonly authorityKey?: KeyObject;
+  /** A second OEM key the registry pins for TAC ranges that include `tac` (Capability "oem-ranges"). */
+  readonly rangedOem?: { readonly key: KeyObject; readonly tac: string };
   readonly acceptedMeasurement?: Uint8Array;
   /** Shell command that restarts the registry (the suite then waits for its HTTP interface). */
   readonly restartRegistry?: string;
@@ -96,6 +98,7 @@ export function externalTarget(o: ExternalTargetOptions): Target {
     oem: nodeSigner(o.oemKey),
     ...(o.authorityKey ? { authority: nodeSigner(o.authorityKey) } : {}),
     ...(o.acceptedMeasurement ? { acceptedMeasurement: o.acceptedMeasurement } : {}),
+    ...(o.rangedOem ? { rangedOem: { signer: nodeSigner(o.rangedOem.key), tac: o.rangedOem.tac } } : {}),
     ...(o.restartRegistry
       ? {
           restartRegistry: async () => {

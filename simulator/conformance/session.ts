@@ -51,6 +51,8 @@ export interface SessionOptions {
 
 export interface NewHandset {
   readonly imei?: string;
+  /** A second IMEI (a dual-SIM handset), endorsed and attested with the first. */
+  readonly imei2?: string;
   readonly measurement?: Uint8Array;
   readonly model?: string;
   readonly driver?: HandsetDriver;
@@ -95,6 +97,7 @@ export class Session {
     const measurement = n.measurement ?? this.target.acceptedMeasurement;
     const h = await driver.provision({
       imei: n.imei ?? this.nextImei(),
+      ...(n.imei2 !== undefined ? { imei2: n.imei2 } : {}),
       model: n.model ?? "Conformance Phone",
       oem: n.oem ?? this.target.oem,
       registryKeys: [this.target.registryPublic],

@@ -46,6 +46,7 @@ export function siteTarget(o: SiteTargetOptions): Target {
     registryPublic: site.registryKey.publicKey,
     oem: site.oem.signer,
     authority: site.authority.signer,
+    rangedOem: { signer: site.rangedOem.signer, tac: site.rangedTac },
     acceptedMeasurement: site.acceptedMeasurement,
     ...(restartBroker ? { restartBroker } : {}),
     restartRegistry: () => site.restartRegistry(),

@@ -25,7 +25,9 @@ export type Capability =
    */
   | "ledger"
   /** The suite can rewrite a row of the registry's stored log, as an attacker with SQL access. */
-  | "ledger-storage";
+  | "ledger-storage"
+  /** A second OEM key the registry pins for given TAC ranges only (PROTOCOL §6.1). */
+  | "oem-ranges";
 
 export interface ProvisionSpec {
   readonly imei: string;
@@ -159,6 +161,11 @@ export interface Target {
   readonly oem: Signer;
   /** An authority key the registry pins (Capability "authority"). */
   readonly authority?: Signer;
+  /**
+   * An OEM key the registry pins for the TAC ranges that include `tac` only, not for the TACs
+   * of the suite's IMEIs (Capability "oem-ranges", PROTOCOL §6.1).
+   */
+  readonly rangedOem?: { readonly signer: Signer; readonly tac: string };
   /** A measurement the registry accepts (Capability "measurement"). */
   readonly acceptedMeasurement?: Uint8Array;
   readonly restartBroker?: () => Promise<void>;
@@ -181,5 +188,6 @@ export function capabilitiesOf(t: Target): Set<Capability> {
   if (t.restartRegistry) c.add("restart-registry");
   if (t.ledger) c.add("ledger");
   if (t.tamperLedger) c.add("ledger-storage");
+  if (t.rangedOem) c.add("oem-ranges");
   return c;
 }

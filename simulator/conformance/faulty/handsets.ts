@@ -7,13 +7,14 @@ import { equalBytes } from "../../../attestation/bytes.js";
 import { DeviceTA, sealedBlobVersion, TA_STATE } from "../../../agent/device-ta.js";
 import type { Enforcer } from "../../../agent/enforcement.js";
 import type { Link, Transport } from "../../../agent/mqtt-link.js";
-import { decodeAttestation, decodeChallenge, encodeAttestation, parseDeviceTopic, peekCommand } from "../../../protocol/messages.js";
+import mqtt from "mqtt";
+import { decodeAttestation, decodeChallenge, decodeResult, deviceTopic, encodeAttestation, encodeResult, parseDeviceTopic, peekCommand } from "../../../protocol/messages.js";
 import { decodeSign1 } from "../../../attestation/cose/sign1.js";
 import { decodeTokenClaims } from "../../../attestation/eat/claims.js";
 import type { DeviceStorage, MemoryStorage } from "../../../agent/storage.js";
 import { TrustedApp } from "../../../agent/trusted-app.js";
 import { VirtualHandsetDriver, type HandsetHooks, type VirtualHandset } from "../../handset.js";
-import type { ProvisionSpec } from "../target.js";
+import type { ProvisionSpec, Target } from "../target.js";
 
 /** A driver whose handsets get `hooks`; it remembers each handset's provisioning spec. */
 export class FaultyDriver extends VirtualHandsetDriver {
@@ -31,7 +32,8 @@ export class FaultyDriver extends VirtualHandsetDriver {
   }
 }
 
-type Variant = (base: VirtualHandsetDriver) => FaultyDriver;
+/** A broken driver made from the target's own (the target too, for variants that need its broker). */
+type Variant = (base: VirtualHandsetDriver, target: Pick<Target, "brokerUrl" | "mqttVersion">) => FaultyDriver;
 
 const enforcer = (p: Enforcer, o: Partial<Enforcer>): Enforcer => ({
   lock: o.lock ?? ((m, c) => p.lock(m, c)),
@@ -208,3 +210,81 @@ export const registersOnChallenge: Variant = (b) => {
 function decodeAttestationNonce(payload: Uint8Array): Uint8Array {
   return decodeTokenClaims(decodeSign1(decodeAttestation(payload).token).payload).nonce;
 }
+
+/** The link with its publishes passed through `rewrite` (which may change or keep the payload). */
+function rewritingPublish(link: Link, rewrite: (topic: string, payload: Uint8Array) => Uint8Array): Link {
+  return {
+    get sessionPresent() {
+      return link.sessionPresent;
+    },
+    publish: (topic, payload, o) => link.publish(topic, rewrite(topic, payload), o),
+    subscribe: (topics) => link.subscribe(topics),
+    end: (g) => link.end(g),
+  };
+}
+
+/** An agent that refuses commands with a REJECTED result but no token (an unsigned refusal). */
+export const rejectsWithoutToken: Variant = (b) =>
+  new FaultyDriver(b, "an agent whose REJECTED results carry no token", () => ({
+    wrapTransport: (t) => async (options, handlers) =>
+      rewritingPublish(await t(options, handlers), (topic, payload) => {
+        if (parseDeviceTopic(topic)?.kind !== "result") return payload;
+        const r = decodeResult(payload);
+        if (r.status !== "REJECTED") return payload;
+        const { token: _dropped, ...unsigned } = r;
+        return encodeResult(unsigned);
+      }),
+  }));
+
+/**
+ * An agent that takes the retained desired state for a command: every copy it receives, the one
+ * that follows each command and the one the broker hands it at every (re)subscription, gets a
+ * receipt and a result, although the state it asks for already holds.
+ */
+export const answersHeldDesired: Variant = (b) =>
+  new FaultyDriver(b, "an agent that answers a retained desired state that already holds", () => ({
+    wrapTransport: (t) => (options, handlers) =>
+      t(options, {
+        ...handlers,
+        message: (topic, payload) => {
+          const d = parseDeviceTopic(topic);
+          return handlers.message(d?.kind === "desired" ? deviceTopic(d.did, "command") : topic, payload);
+        },
+      }),
+  }));
+
+/**
+ * An agent with a non-persistent MQTT session: each connection starts clean (3.1.1
+ * cleanSession = 1; 5 cleanStart = 1, session expiry 0), so whatever the broker queued for it while
+ * it was offline is discarded. The agent's own connection is the real one; before each, a CONNECT
+ * with the clean flag under the same client id makes the broker drop the session, as the agent's
+ * own clean CONNECT would.
+ */
+export const cleanSession: Variant = (b, target) =>
+  new FaultyDriver(b, "an agent that connects with a clean (non-persistent) session", () => ({
+    wrapTransport: (t) => async (options, handlers) => {
+      const c = await mqtt.connectAsync(target.brokerUrl, {
+        clientId: options.clientId,
+        protocolVersion: options.protocolVersion,
+        clean: true,
+        reconnectPeriod: 0,
+        connectTimeout: options.connectTimeoutMs ?? 10_000,
+        ...(options.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
+      });
+      await c.endAsync();
+      return t(options, handlers);
+    },
+  }));
+
+/** A platform whose lock screen keeps showing the lock message and contact after an unlock. */
+export const unlockKeepsText: Variant = (b) =>
+  new FaultyDriver(b, "a lock screen that shows text while unlocked", () => ({
+    wrapEnforcer: (p, h) =>
+      enforcer(p, {
+        unlock: async () => {
+          const shown = h.platform?.screen ?? "";
+          await p.unlock();
+          if (h.platform) h.platform.screen = shown;
+        },
+      }),
+  }));

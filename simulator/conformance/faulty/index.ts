@@ -8,7 +8,7 @@ import type { VirtualHandsetDriver } from "../../handset.js";
 import { runConformance, type Verdict } from "../runner.js";
 import { selectScenarios } from "../scenarios/index.js";
 import { siteTarget } from "../suite.js";
-import type { HandsetDriver } from "../target.js";
+import type { HandsetDriver, Target } from "../target.js";
 import * as H from "./handsets.js";
 import * as R from "./registries.js";
 
@@ -17,7 +17,7 @@ export interface NegativeControl {
   /** The broken registry, if the breakage is on the registry's side. */
   readonly registry?: RegistryCustomizer;
   /** The broken handsets, if the breakage is on the handset's side. */
-  readonly handsets?: (base: VirtualHandsetDriver) => HandsetDriver;
+  readonly handsets?: (base: VirtualHandsetDriver, target: Pick<Target, "brokerUrl" | "mqttVersion">) => HandsetDriver;
   /** The requirement the scenario must report as violated. */
   readonly violates: string;
 }
@@ -41,7 +41,10 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "forged-results", registry: R.endsJobOnAnyRejected, violates: "REQ-SEC-08" },
   { scenario: "claim-hijack", handsets: H.registersOnChallenge, violates: "REQ-SEC-09" },
   { scenario: "clear-rule", registry: R.clearLeavesLocked, violates: "REQ-SEC-11" },
-  { scenario: "public-check", registry: R.leakyViewGateway, violates: "REQ-NW-04" },
+  { scenario: "foreign-audience", registry: R.ignoresAudience, violates: "REQ-SEC-12" },
+  { scenario: "flood", registry: R.noLimits, violates: "REQ-SEC-13" },
+  { scenario: "oem-out-of-range", registry: R.ignoresOemRanges, violates: "REQ-ID-06" },
+  { scenario: "public-check", registry: R.leakyViewGateway, violates: "REQ-NW-05" },
   { scenario: "hostile-payloads", handsets: H.crashesOnGarbage, violates: "REQ-SEC-07" },
   { scenario: "broker-restart", handsets: H.neverReconnects, violates: "REQ-RG-04" },
   { scenario: "registry-restart", registry: R.inMemory, violates: "REQ-RG-03" },
@@ -49,6 +52,7 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "ledger-federation", registry: R.publishesImeis, violates: "REQ-LG-02" },
   { scenario: "ledger-federation", registry: R.ignoresPeerFlags, violates: "REQ-LG-03" },
   { scenario: "ledger-federation", registry: R.clearsByPosition, violates: "REQ-LG-04" },
+  { scenario: "whole-device-flag", registry: R.perImeiPeerFlags, violates: "REQ-NW-04" },
   { scenario: "ledger-hostile", registry: R.federationHangsUp, violates: "REQ-LG-08" },
   { scenario: "ledger-get", registry: R.answersAnyGet, violates: "REQ-LG-09" },
   { scenario: "ledger-tlog", registry: R.tilesWithoutLeafPrefix, violates: "REQ-LG-10" },
@@ -56,6 +60,10 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "ledger-fork", registry: R.honoursForkedClears, violates: "REQ-LG-05" },
   { scenario: "ledger-restart", registry: R.inMemory, violates: "REQ-LG-06" },
   { scenario: "ledger-audit", registry: R.servesLogFromMemory, violates: "REQ-LG-07" },
+  { scenario: "forged-commands", handsets: H.rejectsWithoutToken, violates: "REQ-AT-07" },
+  { scenario: "reboot-locked", handsets: H.answersHeldDesired, violates: "REQ-LK-09" },
+  { scenario: "offline-theft", handsets: H.cleanSession, violates: "REQ-LK-10" },
+  { scenario: "owner-found", handsets: H.unlockKeepsText, violates: "REQ-LK-11" },
 ];
 
 export interface ControlResult {
@@ -71,7 +79,7 @@ export async function runNegativeControl(c: NegativeControl, o: { module: WebAss
   const site = await EmbeddedSite.start({ ledger: true, ...(c.registry ? { customize: c.registry } : {}) });
   try {
     const target = siteTarget({ site, module: o.module });
-    const driver = c.handsets ? c.handsets(target.driver as VirtualHandsetDriver) : undefined;
+    const driver = c.handsets ? c.handsets(target.driver as VirtualHandsetDriver, target) : undefined;
     const report = await runConformance({
       target: driver ? { ...target, driver } : target,
       scenarios: selectScenarios(c.scenario),

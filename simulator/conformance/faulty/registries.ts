@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
 import { parseRequest, buildRequest, type RequestType } from "../../../registry/request-codec.js";
 import type { RegistryCustomizer } from "../../embedded.js";
-import type { Registry } from "../../../registry/registry.js";
+import type { Registry, RegistryOptions } from "../../../registry/registry.js";
+import { isPinnedOem } from "../../../registry/oem-ranges.js";
 import type { Ledger } from "../../../registry/ledger/ledger.js";
 import { Store } from "../../../registry/store.js";
 import { decodeResult, parseDeviceTopic } from "../../../protocol/messages.js";
@@ -397,4 +398,107 @@ export const clearLeavesLocked: RegistryCustomizer = {
   patch(r) {
     r.store.commands.latestStateChange = () => undefined;
   },
+};
+
+// ---- abuse resistance (PROTOCOL.md §6.1-6.4) ---------------------------------------------------
+
+/**
+ * An HTTP front that passes every request through unchanged, telling `seen` what it carries
+ * first (a signed request's fields, or the IMEI a query names) and `done` when it was answered.
+ * The suite sends one request at a time, so a broken registry can act on "the request now".
+ */
+function watchingFront(seen: (q: { request?: ReturnType<typeof parseRequest>; imei?: string }) => void, done: () => void): NonNullable<RegistryCustomizer["front"]> {
+  return async (registryUrl) => {
+    const server = createServer((req, res) => {
+      void (async () => {
+        const body = await readBody(req);
+        const url = req.url ?? "/";
+        if (req.method === "POST") {
+          try {
+            seen({ request: parseRequest(new Uint8Array(body)) });
+          } catch {
+            seen({});
+          }
+        } else {
+          seen({ imei: /(?:pei=imei-|\/devices\/imei-)([0-9]{15})/.exec(url)?.[1] });
+        }
+        try {
+          const a = await fetch(registryUrl + url, {
+            method: req.method ?? "GET",
+            ...(req.method === "POST" ? { body: new Uint8Array(body), headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
+          });
+          res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
+          res.end(Buffer.from(await a.arrayBuffer()));
+        } finally {
+          done();
+        }
+      })().catch(() => {
+        res.writeHead(502);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
+    };
+  };
+}
+
+/**
+ * Does not check a request's audience: whatever registry a signed request names in "aud", it
+ * compares it with itself and finds a match, so a request signed for another registry is
+ * accepted here too (within its ts window).
+ */
+let audienceAsked: Uint8Array | undefined;
+export const ignoresAudience: RegistryCustomizer = {
+  name: "a registry that ignores the audience of signed requests",
+  patch(r) {
+    const ctx = r.ctx as { registryKey: Registry["ctx"]["registryKey"] };
+    const key = ctx.registryKey;
+    ctx.registryKey = new Proxy(key, { get: (t, p) => (p === "kid" && audienceAsked ? audienceAsked : Reflect.get(t, p)) });
+  },
+  front: watchingFront(
+    (q) => void (audienceAsked = q.request?.aud ?? undefined),
+    () => void (audienceAsked = undefined),
+  ),
+};
+
+/**
+ * Looks up a peer registry's flags for the very IMEI a request or query names only, not for the
+ * other IMEIs bound to the same device: a dual-IMEI handset flagged at a peer by IMEI 1 answers
+ * WHITELISTED by IMEI 2, and found naming IMEI 2 ignores the flag (the per-IMEI lookup of
+ * before PROTOCOL §6.3 "a flag covers the whole device").
+ */
+let imeiAsked: string | undefined;
+export const perImeiPeerFlags: RegistryCustomizer = {
+  name: "a registry that looks up peer flags per IMEI, not per device",
+  patch(r) {
+    const lookup = r.store.peerFlags;
+    r.store.peerFlags = (imei) => (imeiAsked === undefined || imei === imeiAsked ? lookup(imei) : []);
+  },
+  front: watchingFront(
+    (q) => void (imeiAsked = q.request?.imei ?? q.imei),
+    () => void (imeiAsked = undefined),
+  ),
+};
+
+/** No rate limits, and a new challenge for every hello (PROTOCOL §6.4 ignored). */
+export const noLimits: RegistryCustomizer = {
+  name: "a registry with no rate limits that mints a challenge for every hello",
+  options: (o) => {
+    const none = { burst: Infinity, perSecond: 0 };
+    return { ...o, rateLimits: { device: none, owner: none, authority: none } };
+  },
+  patch(r) {
+    const c = r.ctx.challenges;
+    c.forHello = (did) => c.issue(did);
+  },
+};
+
+/** Pins every OEM root for any TAC: the TAC ranges it was configured with are dropped. */
+export const ignoresOemRanges: RegistryCustomizer = {
+  name: "a registry that lets every pinned OEM endorse any TAC",
+  options: (o) => ({ ...o, oemRoots: (o.oemRoots as readonly unknown[]).map((k) => (isPinnedOem(k) ? k.key : k)) as RegistryOptions["oemRoots"] }),
 };

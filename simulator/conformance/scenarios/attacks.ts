@@ -9,7 +9,7 @@ import type { Scenario } from "../scenario.js";
 import { sleep, type Session } from "../session.js";
 import type { Handset } from "../target.js";
 import {
-  accepted, checkProof, claim, claimRequest, enrol, expectStatus, lockAndConfirm, nextCommand, pendingCommand, refused, result, screenNow, staysStatus, statusNow,
+  accepted, checkProof, checkRefusal, claim, claimRequest, enrol, expectStatus, lockAndConfirm, nextCommand, pendingCommand, refused, result, screenNow, staysStatus, statusNow,
 } from "../flows.js";
 import { CONTACT, MESSAGE, stolen } from "./lifecycle.js";
 
@@ -25,9 +25,9 @@ async function inject(s: Session, req: string, h: Handset, bytes: Uint8Array, se
 export const forgedCommands: Scenario = {
   name: "forged-commands",
   title: "Forged, replayed and misdirected commands",
-  reqs: ["REQ-SEC-01", "REQ-SEC-02", "REQ-SEC-03", "REQ-LK-07"],
+  reqs: ["REQ-SEC-01", "REQ-SEC-02", "REQ-SEC-03", "REQ-LK-07", "REQ-AT-07"],
   description:
-    "A handset is locked and then unlocked by its owner, the attacker recording both commands. The attacker then publishes (1) a lock signed by a key the handset was not provisioned with, (2) the recorded lock again (an old sequence number) and (3) the recorded lock on another handset's topic. Each must come back REJECTED with the handset still unlocked. (4) The last accepted command delivered again (a QoS 1 duplicate) is re-reported SUCCEEDED and not applied again.",
+    "A handset is locked and then unlocked by its owner, the attacker recording both commands. The attacker then publishes (1) a lock signed by a key the handset was not provisioned with, (2) the recorded lock again (an old sequence number) and (3) the recorded lock on another handset's topic. Each must come back REJECTED, with the TA's error code and a token bound to the refused bytes showing the unchanged state, with the handset still unlocked. (4) The last accepted command delivered again (a QoS 1 duplicate) is re-reported SUCCEEDED and not applied again.",
   async run(s: Session) {
     const a = await s.handset();
     const b = await s.handset();
@@ -52,18 +52,21 @@ export const forgedCommands: Scenario = {
     const r1 = await inject(s, "REQ-SEC-01", a, forged, seq);
     s.check("REQ-SEC-01", r1.status === "REJECTED", `a forged lock came back ${r1.status}, expected REJECTED`);
     screenNow(s, "REQ-SEC-01", a, false, "after a forged lock");
+    checkRefusal(s, a, r1, forged, 0, unlock.peek.seq);
     s.step("forged lock: REJECTED, still unlocked");
 
     // (2) the recorded lock replayed: sequence below the last accepted one
     const r2 = await inject(s, "REQ-SEC-02", a, lock.bytes, lock.seq);
     s.check("REQ-SEC-02", r2.status === "REJECTED", `a replayed lock came back ${r2.status}, expected REJECTED`);
     screenNow(s, "REQ-SEC-02", a, false, "after a replayed lock");
+    checkRefusal(s, a, r2, lock.bytes, 0, unlock.peek.seq);
     s.step("replayed lock: REJECTED, still unlocked");
 
     // (3) a's lock on b's topic
     const r3 = await inject(s, "REQ-SEC-03", b, lock.bytes, lock.seq);
     s.check("REQ-SEC-03", r3.status === "REJECTED", `another handset's lock came back ${r3.status}, expected REJECTED`);
     screenNow(s, "REQ-SEC-03", b, false, "after another handset's lock");
+    checkRefusal(s, b, r3, lock.bytes, 0, 0);
     s.step("misdirected lock: REJECTED, not locked");
 
     // (4) the last accepted command again: re-reported, not re-applied

@@ -7,6 +7,7 @@ import { clone, sealedState, secondEndorsement, tamperedMeasurement } from "./id
 import { forgedCommands, forgedRequests, forgedResults } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
 import { claimHijack, clearRule, publicCheck } from "./ownership.js";
+import { flood, foreignAudience, oemOutOfRange, wholeDeviceFlag } from "./abuse.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
 import { ledgerAudit, ledgerFederation, ledgerFork, ledgerGet, ledgerHostile, ledgerRestart, ledgerTlog } from "./ledger.js";
@@ -28,12 +29,16 @@ export const SCENARIOS: readonly Scenario[] = [
   forgedResults,
   claimHijack,
   clearRule,
+  foreignAudience,
+  flood,
+  oemOutOfRange,
   publicCheck,
   hostilePayloads,
   brokerRestart,
   registryRestart,
   massBlock,
   ledgerFederation,
+  wholeDeviceFlag,
   ledgerHostile,
   ledgerGet,
   ledgerTlog,

@@ -17,7 +17,7 @@ import { CONTACT, MESSAGE } from "./lifecycle.js";
 const TEXT = { message: MESSAGE, contact: CONTACT };
 
 /** The suite's two member registries: `origin` raises and clears, `other` tries to interfere. */
-interface Peers {
+export interface Peers {
   readonly origin: SimulatedPeer;
   readonly other: SimulatedPeer;
   close(): Promise<void>;
@@ -42,7 +42,7 @@ async function joinPeers(s: Session): Promise<Peers> {
   return { origin, other, close };
 }
 
-async function withPeers(s: Session, run: (p: Peers) => Promise<void>): Promise<void> {
+export async function withPeers(s: Session, run: (p: Peers) => Promise<void>): Promise<void> {
   const p = await joinPeers(s);
   try {
     await run(p);

@@ -2,7 +2,10 @@
 // reset while locked, and recovery by its owner.
 import { decodeSign1, kidOfPublic, NonceStore, OemRoots, toHex, verifyAttestation } from "../../../attestation/index.js";
 import { decodeTokenClaims } from "../../../attestation/eat/claims.js";
-import { decodeAttestation, decodeChallenge, decodeHello } from "../../../protocol/messages.js";
+import { randomBytes } from "node:crypto";
+import { decodeAttestation, decodeChallenge, decodeHello, decodeReceipt, decodeResult, deviceTopic, encodeChallenge, peekCommand } from "../../../protocol/messages.js";
+import { equalBytes } from "../../../attestation/bytes.js";
+import { sleep } from "../session.js";
 import { ROGUE_OEM } from "../keys.js";
 import type { Scenario } from "../scenario.js";
 import type { Session } from "../session.js";
@@ -92,9 +95,9 @@ export const theftLock: Scenario = {
 export const offlineTheft: Scenario = {
   name: "offline-theft",
   title: "Theft while offline -> lock on reconnect",
-  reqs: ["REQ-LK-03", "REQ-NW-02", "REQ-RG-05"],
+  reqs: ["REQ-LK-03", "REQ-NW-02", "REQ-RG-05", "REQ-LK-10"],
   description:
-    "An enrolled, claimed handset loses power (its Last Will announces it offline). The owner reports it stolen: BLACKLISTED at once. When the handset comes back it gets the lock (persistent session, retained desired state or re-send on hello) and locks.",
+    "An enrolled, claimed handset loses power (its Last Will announces it offline). The owner reports it stolen: BLACKLISTED at once. When the handset comes back it gets the lock (persistent session, retained desired state or re-send on hello) and locks. While it is off, the suite also publishes a challenge of its own (QoS 1) on its topic: only a persistent session keeps it, and the handset must answer it once back.",
   async run(s: Session) {
     const h = await s.handset();
     await enrol(s, h);
@@ -106,6 +109,9 @@ export const offlineTheft: Scenario = {
       s.observer.of(h.did, "status", mark).some((m) => new TextDecoder().decode(m.payload) === "offline"),
     );
     s.step("handset lost power; its Will says offline");
+    // REQ-LK-10: a QoS 1 message published while the handset is offline waits in its session.
+    const probe = new Uint8Array(randomBytes(32));
+    await s.observer.publish(deviceTopic(h.did, "challenge"), encodeChallenge({ nonce: probe }));
     const cmdMark = s.observer.mark;
     await accepted(s, "REQ-LK-01", owner.signer, { type: "report-stolen", imei: h.imei, ...TEXT });
     await statusNow(s, "REQ-NW-02", h.imei, "BLACKLISTED", "right after the stolen report, handset offline");
@@ -120,15 +126,19 @@ export const offlineTheft: Scenario = {
     screenNow(s, "REQ-LK-03", h, true, "after reconnecting");
     s.metric("relock_ms", performance.now() - t0);
     s.step("back online: locked, SUCCEEDED");
+    await s.observer
+      .waitFor((m) => (m.did === h.did && m.kind === "attestation" && equalBytes(attestedNonce(m.payload), probe) ? true : undefined), s.timeoutMs, "the answer to the challenge published while the handset was offline (its persistent session keeps it)", back)
+      .catch((e: Error) => s.fail("REQ-LK-10", e.message));
+    s.step("the challenge published while it was offline reached it (persistent session)");
   },
 };
 
 export const rebootLocked: Scenario = {
   name: "reboot-locked",
   title: "Reboot while locked",
-  reqs: ["REQ-LK-04"],
+  reqs: ["REQ-LK-04", "REQ-LK-09"],
   description:
-    "A locked handset loses power and boots with its radio off: it must be locked before it has any network (the agent enforces the Trusted App's state first). Radio back on: it reconnects, still locked.",
+    "A locked handset loses power and boots with its radio off: it must be locked before it has any network (the agent enforces the Trusted App's state first). Radio back on: it reconnects, still locked. Its subscription brings back the retained desired state, the lock it already holds: it must send neither receipt nor result for it (only commands on `.../command` are answered).",
   async run(s: Session) {
     const h = await s.handset();
     await stolen(s, h);
@@ -143,6 +153,15 @@ export const rebootLocked: Scenario = {
     await s.waitFor("REQ-LK-04", "the handset to reconnect (hello)", () => s.observer.of(h.did, "hello", mark)[0]);
     screenNow(s, "REQ-LK-04", h, true, "after reconnecting");
     await statusNow(s, "REQ-NW-02", h.imei, "BLACKLISTED", "after the reboot");
+    // The agent handles what it receives in order: the retained desired state (delivered on its
+    // subscription, before its hello) before the registry's challenge. Once the challenge is
+    // answered, anything it had to say about the desired state is on the wire.
+    await s.observer.waitFor((m) => (m.did === h.did && m.kind === "attestation" ? true : undefined), s.timeoutMs, "the answer to the registry's challenge", mark).catch(() => undefined);
+    await sleep(150);
+    const commanded = new Set(s.observer.of(h.did, "command", mark).map((m) => seqOf(m.payload)));
+    const answers = [...s.observer.of(h.did, "receipt", mark), ...s.observer.of(h.did, "result", mark)].filter((m) => !commanded.has(seqOf(m.payload)));
+    s.check("REQ-LK-09", answers.length === 0, `the handset answered the retained desired state it already holds (${answers.map((m) => m.kind).join(", ")} for seq ${answers.map((m) => seqOf(m.payload)).join(", ")}), with no command on .../command`);
+    s.step("the retained desired state (already held) got no receipt and no result");
   },
 };
 
@@ -174,9 +193,9 @@ export const factoryReset: Scenario = {
 export const ownerFound: Scenario = {
   name: "owner-found",
   title: "Owner found -> unlock",
-  reqs: ["REQ-LK-06", "REQ-LK-02", "REQ-AT-06"],
+  reqs: ["REQ-LK-06", "REQ-LK-02", "REQ-AT-06", "REQ-LK-11"],
   description:
-    "A stolen, locked handset is found: its owner's signed found report clears the flag and issues an unlock; the handset unlocks and reports SUCCEEDED with code 3 and a proof of lock state 0; the status is WHITELISTED again.",
+    "A stolen, locked handset is found: its owner's signed found report clears the flag and issues an unlock; the handset unlocks, its screen no longer shows the lock message or contact, and it reports SUCCEEDED with code 3 and a proof of lock state 0; the status is WHITELISTED again.",
   async run(s: Session) {
     const h = await s.handset();
     const { owner } = await stolen(s, h);
@@ -188,6 +207,8 @@ export const ownerFound: Scenario = {
     s.check("REQ-LK-02", r.status === "SUCCEEDED" && r.code === 3, `the unlock's result is ${r.status} code ${r.code}, expected SUCCEEDED code 3 (LwM2M unlock OK)`);
     checkProof(s, h, r, cmd.bytes, 0);
     screenNow(s, "REQ-LK-06", h, false, "after the unlock's SUCCEEDED result");
+    const shown = h.screen().text;
+    s.check("REQ-LK-11", shown === "", `the unlocked handset still shows lock-screen text: ${JSON.stringify(shown)}`);
     await expectStatus(s, "REQ-LK-06", h.imei, "WHITELISTED");
     s.step("found: unlocked, WHITELISTED");
   },
@@ -202,6 +223,27 @@ export function checkToken(s: Session, h: Handset, token: Uint8Array, endorsemen
   const v = verifyAttestation({ token, endorsement, nonce: claimed }, { oemRoots: new OemRoots([s.target.oem.publicKey]), nonces });
   if (!v.ok) s.fail("REQ-AT-01", `a token of ${h.did} does not verify: ${v.error.code}`);
   return v.value;
+}
+
+/** The eat_nonce of an attestation message's token (empty when it is not one). */
+function attestedNonce(payload: Uint8Array): Uint8Array {
+  try {
+    return tokenNonce(decodeAttestation(payload).token);
+  } catch {
+    return new Uint8Array(0);
+  }
+}
+
+/** The seq of a command, receipt or result payload (-1 when unreadable). */
+function seqOf(payload: Uint8Array): number {
+  for (const read of [(p: Uint8Array) => peekCommand(p).seq, (p: Uint8Array) => decodeReceipt(p).seq, (p: Uint8Array) => decodeResult(p).seq]) {
+    try {
+      return read(payload);
+    } catch {
+      // not this kind
+    }
+  }
+  return -1;
 }
 
 function tokenNonce(token: Uint8Array): Uint8Array {
