@@ -19,8 +19,12 @@ import { compileTa, ROOT } from "./support/ta.js";
 
 const IMEI = "490154203237518";
 
+// Under `npm test` the environment carries npm's own settings (npm_config_local_prefix and the
+// like), which would make the nested `npm pack` act on the wrong folder: drop them.
+const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+
 function run(cmd: string, args: string[], cwd: string) {
-  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 << 20, env: CLEAN_ENV });
   if (r.error) throw r.error;
   return r;
 }
