@@ -134,6 +134,10 @@ test("owner portal in Chromium: passkey sign-up, claim, report stolen -> locked 
     checked.push("/portal/check");
     await buyer.screenshot({ path: join(OUT, "7-public-check.png"), fullPage: true });
   }
+  // Negative control: the same check finds what it is there to find (an unlabelled field, a page with no language).
+  await buyer.setContent("<html><head><title>x</title></head><body><main><input type=text></main></body></html>");
+  const broken = (await axeViolations(buyer)).map((v) => v.id).sort();
+  assert.ok(broken.includes("label") && broken.includes("html-has-lang"), `axe misses a broken page: ${broken.join(", ")}`);
   await buyer.close();
 
   // Found: the flag is lifted, the registry sends the unlock, the handset unlocks.
