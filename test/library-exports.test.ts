@@ -21,7 +21,12 @@ const IMEI = "490154203237518";
 
 // Under `npm test` the environment carries npm's own settings (npm_config_local_prefix and the
 // like), which would make the nested `npm pack` act on the wrong folder: drop them.
-const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+// npm test also puts node_modules/.bin first on PATH, where a dependency's own npm 6
+// (npm-install-peers, under @as-pect/cli) would answer for `npm` and not know --pack-destination.
+const CLEAN_ENV = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k))),
+  PATH: (process.env.PATH ?? "").split(":").filter((d) => !/[\\/]node_modules[\\/]\.bin$/.test(d)).join(":"),
+};
 
 function run(cmd: string, args: string[], cwd: string) {
   const r = spawnSync(cmd, args, { cwd, encoding: "utf8", maxBuffer: 64 << 20, env: CLEAN_ENV });
