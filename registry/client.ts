@@ -1,8 +1,9 @@
 // A small HTTP client for a registry (PROTOCOL.md §6.2, §6.3): used by the owner and authority
 // CLI, and usable by tests and conformance suites that drive a registry only through the protocol.
 import { RegistryError } from "./errors.js";
-import { REQUESTS_PATH, DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH } from "./paths.js";
-import { fromHex } from "../attestation/index.js";
+import { REQUESTS_PATH, DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH, CHECK_PREFIX, CLAIM_PROOFS_PATH } from "./paths.js";
+import { fromHex, toHex, type Signer } from "../attestation/index.js";
+import { buildRequest } from "./request-codec.js";
 
 export interface HttpAnswer<T = Record<string, unknown>> {
   readonly status: number;
@@ -65,9 +66,26 @@ export class RegistryClient {
     return this.#audience;
   }
 
-  /** The public view of an IMEI. */
-  device(imei: string): Promise<HttpAnswer> {
-    return this.#fetch(`${DEVICES_PREFIX}imei-${encodeURIComponent(imei)}`);
+  /**
+   * The view of an IMEI (PROTOCOL.md §6.2 "Device views"). Without `signer`: what anyone sees,
+   * `{imei, flagged}`. With the owner's or an authority's key: a signed "view" request, answered
+   * with the whole view (status, flags, lock state, presence, pending command, timeline).
+   */
+  async device(imei: string, signer?: Signer): Promise<HttpAnswer> {
+    if (!signer) return this.#fetch(`${DEVICES_PREFIX}imei-${encodeURIComponent(imei)}`);
+    const a = await this.send(buildRequest(signer, { type: "view", imei }, await this.audience()));
+    if (a.status !== 200) return a;
+    return { status: 200, body: { ok: true, ...(a.body.view as Record<string, unknown>) } };
+  }
+
+  /** The public check: whether an IMEI is flagged, and nothing else. */
+  check(imei: string): Promise<HttpAnswer> {
+    return this.#fetch(`${CHECK_PREFIX}imei-${encodeURIComponent(imei)}`);
+  }
+
+  /** Hands a handset's claim proof in for a claim code (docs/PORTAL.md §4). */
+  handInClaimProof(code: string, proof: Uint8Array): Promise<HttpAnswer> {
+    return this.#fetch(CLAIM_PROOFS_PATH, { method: "POST", body: JSON.stringify({ code, proof: toHex(proof) }), headers: { "content-type": "application/json" } });
   }
 
   /** TS 29.511 equipment status for a PEI ("imei-<15>" or "imeisv-<16>"). */

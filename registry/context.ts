@@ -11,6 +11,7 @@ import type { Ledger } from "./ledger/ledger.js";
 import type { RateLimiters } from "./rate-limits.js";
 import type { OemTacPolicy } from "./oem-ranges.js";
 import type { RegistryMetrics } from "./metrics.js";
+import type { PortalSettings } from "./webauthn.js";
 
 /** One MQTT publication (QoS 1, PROTOCOL.md §2). */
 export interface Publication {
@@ -58,6 +59,8 @@ export interface Context {
   readonly policy: Policy;
   /** Token buckets per device id and per signer (rate-limits.ts, PROTOCOL.md §6.4). */
   readonly limits: RateLimiters;
+  /** The owner portal's relying party (webauthn.ts, docs/PORTAL.md). */
+  readonly portal: PortalSettings;
   /** The tamper-evident ledger (docs/LEDGER.md), when the registry keeps one. */
   readonly ledger?: Ledger;
   /** Counters and histograms for GET /metrics (metrics.ts), when the registry keeps them. */

@@ -6,7 +6,7 @@ export const REGISTRY_ERRORS = {
   // request framing (HTTP)
   E_BAD_REQUEST: { status: 400, text: "the request is not a well-formed signed request of PROTOCOL.md §6.2" },
   E_TOO_LARGE: { status: 413, text: "the body exceeds 16 KiB (PROTOCOL.md §2)" },
-  E_MEDIA_TYPE: { status: 415, text: "the body must be sent as application/cose" },
+  E_MEDIA_TYPE: { status: 415, text: "the body must be sent as application/cose (or application/json: a WebAuthn-signed request)" },
   E_NOT_FOUND: { status: 404, text: "no such resource" },
   E_METHOD: { status: 405, text: "method not allowed on this resource" },
   // authentication and freshness
@@ -39,6 +39,14 @@ export const REGISTRY_ERRORS = {
   E_BAD_KEY: { status: 400, text: "the key is not an acceptable Ed25519 public key (off the curve, non-canonical, or of small or mixed order)" },
   E_AUDIENCE: { status: 403, text: "the request is addressed to another registry (its \"aud\" is not this registry's kid)" },
   E_RATE_LIMITED: { status: 429, text: "too many requests from this signer; retry later" },
+  // passkeys and the owner portal (docs/PORTAL.md)
+  E_UNAUTHENTICATED: { status: 401, text: "sign in with your passkey first" },
+  E_WEBAUTHN: { status: 400, text: "not a well-formed WebAuthn response (W3C WebAuthn Level 2 §7)" },
+  E_WEBAUTHN_ORIGIN: { status: 403, text: "the WebAuthn response was made on another origin than the registry's portal" },
+  E_WEBAUTHN_RP_ID: { status: 403, text: "the WebAuthn response is for another relying party id than the registry's" },
+  E_WEBAUTHN_CHALLENGE: { status: 403, text: "the WebAuthn response signs another challenge (another request, or a challenge never issued or already used)" },
+  E_WEBAUTHN_COUNTER: { status: 403, text: "the authenticator's signature counter did not move forwards (a replayed assertion or a cloned authenticator)" },
+  E_CROSS_ORIGIN: { status: 403, text: "the portal's state-changing calls are accepted from the portal's own origin only" },
 } as const;
 
 export type RegistryErrorCode = keyof typeof REGISTRY_ERRORS;

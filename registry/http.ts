@@ -4,6 +4,10 @@
 //   GET  /antitheft/v1/devices/imei-<15>                              PROTOCOL.md §6.2
 //   GET  /antitheft/v1/registry          (its kid: the requests' "aud") PROTOCOL.md §6.2
 //   GET  /healthz, /metrics              (operations: health.ts, metrics.ts)
+//   POST /antitheft/v1/requests          (application/json: WebAuthn-signed) docs/PORTAL.md §3
+//   GET  /antitheft/v1/check/imei-<15>   (the public check)            PROTOCOL.md §6.2
+//   POST /antitheft/v1/claim-proofs      (a handset's claim proof)     docs/PORTAL.md §4
+//   /portal/...                          (the owner portal)            docs/PORTAL.md
 // EIR errors are TS 29.571 ProblemDetails (application/problem+json); antitheft errors are
 // {"ok": false, "code", "message"}. Nothing unknown or inconsistent is ever answered as an allow:
 // an internal failure is a 500, never a WHITELISTED.
@@ -14,11 +18,17 @@ import type { AddressInfo } from "node:net";
 import { isValidImei, toHex } from "../attestation/index.js";
 import { RegistryError, asRegistryError } from "./errors.js";
 import type { Context } from "./context.js";
-import { equipmentStatus, imeiOfPei, publicDeviceView } from "./equipment-status.js";
-import { handleRequest } from "./requests.js";
+import { equipmentStatus, imeiOfPei } from "./equipment-status.js";
+import { fullDeviceView, publicCheck } from "./device-view.js";
+import { handleRequest, handleWebAuthnRequest } from "./requests.js";
+import { handInClaimProof } from "./claim-proofs.js";
+import { sessionKid } from "./portal/session.js";
+import { PORTAL_API, portalApi } from "./portal/api.js";
+import { PORTAL_PREFIX, servePortalFile } from "./portal/pages.js";
+import { equalBytes } from "../attestation/bytes.js";
 import { MAX_REQUEST_BYTES } from "./request-codec.js";
 
-import { DEVICES_PREFIX, EIR_PATH, HEALTH_PATH, IDENTITY_PATH, METRICS_PATH, REQUESTS_PATH } from "./paths.js";
+import { CHECK_PREFIX, CLAIM_PROOFS_PATH, DEVICES_PREFIX, EIR_PATH, HEALTH_PATH, IDENTITY_PATH, METRICS_PATH, REQUESTS_PATH } from "./paths.js";
 import { health } from "./health.js";
 import { routeOf, sendMetrics } from "./http-ops.js";
 import { LEDGER_PREFIX, ledgerResource } from "./ledger/http.js";
@@ -101,9 +111,9 @@ async function route(ctx: Context, ops: OpsSources, req: IncomingMessage, res: S
   if (url.pathname === REQUESTS_PATH) {
     if (method !== "POST") throw new RegistryError("E_METHOD", "use POST");
     const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (type !== "application/cose") throw new RegistryError("E_MEDIA_TYPE");
+    if (type !== "application/cose" && type !== "application/json") throw new RegistryError("E_MEDIA_TYPE");
     const body = await readBody(req, MAX_REQUEST_BYTES);
-    return send(res, 200, await handleRequest(ctx, body));
+    return send(res, 200, await (type === "application/json" ? handleWebAuthnRequest(ctx, body) : handleRequest(ctx, body)));
   }
   if (url.pathname === IDENTITY_PATH) {
     if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
@@ -114,9 +124,31 @@ async function route(ctx: Context, ops: OpsSources, req: IncomingMessage, res: S
     if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
     const m = /^imei-([0-9]{15})$/.exec(url.pathname.slice(DEVICES_PREFIX.length));
     if (!m || !isValidImei(m[1])) throw new RegistryError("E_BAD_REQUEST", "expected /antitheft/v1/devices/imei-<15 digits with a valid check digit>");
-    const view = publicDeviceView(ctx.store, m[1]!);
-    if (!view) throw new RegistryError("E_UNKNOWN_DEVICE");
-    return send(res, 200, { ok: true, ...view });
+    // PROTOCOL.md §6.2 "Device views": the whole view for the owner's portal session; for anyone
+    // else what the public check tells (owners and authorities may also send a signed "view").
+    const kid = sessionKid(ctx, req);
+    const owned = kid ? ctx.store.imeis.didsFor(m[1]!).filter((d) => { const o = ctx.store.owners.current(d); return o !== undefined && equalBytes(o.kid, kid); }) : [];
+    const view = owned.length > 0 ? fullDeviceView(ctx.store, m[1]!, owned) : undefined;
+    return send(res, 200, { ok: true, ...(view ?? publicCheck(ctx.store, m[1]!)) });
+  }
+  if (url.pathname.startsWith(CHECK_PREFIX)) {
+    if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
+    const m = /^imei-([0-9]{15})$/.exec(url.pathname.slice(CHECK_PREFIX.length));
+    if (!m || !isValidImei(m[1])) throw new RegistryError("E_BAD_REQUEST", "expected /antitheft/v1/check/imei-<15 digits with a valid check digit>");
+    return send(res, 200, { ok: true, ...publicCheck(ctx.store, m[1]!) });
+  }
+  if (url.pathname === CLAIM_PROOFS_PATH) {
+    if (method !== "POST") throw new RegistryError("E_METHOD", "use POST");
+    return send(res, 200, await handInClaimProof(ctx, await readBody(req, MAX_REQUEST_BYTES)));
+  }
+  if (url.pathname === "/" && method === "GET") {
+    res.writeHead(302, { location: PORTAL_PREFIX, "content-length": 0 });
+    return void res.end();
+  }
+  if (url.pathname.startsWith(PORTAL_API)) return portalApi(ctx, req, res, url);
+  if (url.pathname.startsWith(PORTAL_PREFIX) || url.pathname === "/portal") {
+    if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");
+    if (servePortalFile(url.pathname === "/portal" ? PORTAL_PREFIX : url.pathname, res)) return;
   }
   if (url.pathname.startsWith(LEDGER_PREFIX)) {
     if (method !== "GET") throw new RegistryError("E_METHOD", "use GET");

@@ -7,3 +7,7 @@ export const IDENTITY_PATH = "/antitheft/v1/registry";
 /** Operations (docs/OPERATIONS.md): liveness and readiness, Prometheus metrics. */
 export const HEALTH_PATH = "/healthz";
 export const METRICS_PATH = "/metrics";
+/** The public check: is this IMEI flagged? (PROTOCOL.md §6.2). */
+export const CHECK_PREFIX = "/antitheft/v1/check/";
+/** Where a handset hands in the claim proof for a code (docs/PORTAL.md §4). */
+export const CLAIM_PROOFS_PATH = "/antitheft/v1/claim-proofs";

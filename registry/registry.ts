@@ -68,6 +68,11 @@ export interface RegistryOptions {
   readonly rateLimits?: RateLimitOptions;
   /** The version GET /metrics reports (antitheft_build_info). */
   readonly version?: string;
+  /**
+   * The owner portal's WebAuthn relying party (docs/PORTAL.md §1): the origin(s) it is served
+   * on and its RP id. Default: http://localhost:<HTTP port> and "localhost".
+   */
+  readonly portal?: { readonly origins?: readonly string[]; readonly rpId?: string; readonly rpName?: string };
 }
 
 export class Registry {
@@ -132,6 +137,7 @@ export class Registry {
         acceptedMeasurements: new Set((o.acceptedMeasurements ?? []).map((h) => h.toLowerCase())),
       },
       limits: rateLimiters(o.rateLimits, () => clock.now()),
+      portal: { rpId: o.portal?.rpId ?? "localhost", rpName: o.portal?.rpName ?? "antitheft registry", origins: [...(o.portal?.origins ?? [])] },
       publish: (pubs) => this.#publish(pubs),
       ...(this.ledger ? { ledger: this.ledger } : {}),
       metrics: new RegistryMetrics(),
@@ -151,7 +157,10 @@ export class Registry {
     for (const kid of this.ctx.oemTacs.unranged) {
       this.ctx.log.log("warn", "oem.unranged", { oemKid: kid, reason: "pinned without TAC ranges: it may endorse any IMEI (PROTOCOL.md §6.1)" });
     }
-    if (this.#http && this.#o.http) await this.#http.listen(this.#o.http.host, this.#o.http.port, this.#o.http.tls);
+    if (this.#http && this.#o.http) {
+      const a = await this.#http.listen(this.#o.http.host, this.#o.http.port, this.#o.http.tls);
+      if (this.ctx.portal.origins.length === 0) this.ctx.portal.origins.push(`${this.#o.http.tls ? "https" : "http"}://localhost:${a.port}`);
+    }
     if (this.#mqtt) {
       await this.#mqtt.start();
       this.#publish(unpublished(this.ctx));
@@ -170,6 +179,11 @@ export class Registry {
     if (!a) return undefined;
     const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
     return `${this.#o.http?.tls ? "https" : "http"}://${host}:${a.port}`;
+  }
+
+  /** The owner portal's URL (after start), on its first origin: <origin>/portal/. */
+  get portalUrl(): string | undefined {
+    return this.ctx.portal.origins[0] !== undefined ? `${this.ctx.portal.origins[0]}/portal/` : undefined;
   }
 
   /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */

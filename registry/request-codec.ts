@@ -13,8 +13,10 @@ import { RegistryError } from "./errors.js";
 import { checkCommandText } from "./commands.js";
 import { ed25519KeyProblem, KEY_PROBLEM_TEXT } from "./key-validity.js";
 import { normalizeClaimCode } from "../protocol/claim-code.js";
+import { passkeyAlg } from "./passkey-keys.js";
+import type { VerifiedAssertion } from "./webauthn.js";
 
-export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear", "claim-code", "reset-owner"] as const;
+export const REQUEST_TYPES = ["claim", "transfer", "report-stolen", "report-lost", "found", "flag", "flag-batch", "clear", "claim-code", "reset-owner", "view"] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 export const MAX_REQUEST_BYTES = 16 * 1024;
 export const REQUEST_ID_BYTES = 16;
@@ -36,6 +38,7 @@ const SHAPE: Readonly<Record<RequestType, { required: readonly Field[]; optional
   flag: { required: [], optional: ["message", "contact", "reason"] },
   "flag-batch": { required: ["imeis"], optional: ["message", "contact", "reason"] },
   clear: { required: [], optional: ["reason"] },
+  view: { required: [], optional: [] },
 };
 
 export interface RequestFields {
@@ -63,8 +66,10 @@ export interface RequestFields {
 export interface ParsedRequest extends RequestFields {
   /** kid from the unprotected header: names the signer. */
   readonly kid: Uint8Array;
-  /** The structurally checked COSE_Sign1 (signature not yet verified). */
-  readonly sign1: Sign1;
+  /** The structurally checked COSE_Sign1 (signature not yet verified); absent for a WebAuthn-signed request. */
+  readonly sign1?: Sign1;
+  /** A WebAuthn-signed request (docs/PORTAL.md §3): the passkey whose assertion over the payload verified. */
+  readonly assertion?: VerifiedAssertion;
 }
 
 function bad(msg: string): never {
@@ -90,15 +95,27 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   if (!(bytes instanceof Uint8Array)) bad("the body must be bytes");
   if (bytes.length > MAX_REQUEST_BYTES) throw new RegistryError("E_TOO_LARGE");
   let s: Sign1;
-  let p: CborValue;
   try {
     s = decodeSign1(bytes);
-    p = decodeStrict(s.payload, { maxDepth: 4, maxItems: 64 + MAX_BATCH_IMEIS });
   } catch (e) {
     return bad(`not a COSE_Sign1 request with a deterministic CBOR payload (${(e as Error).message})`);
   }
   const kid = s.unprotectedHeader.get(4);
   if (!(kid instanceof Uint8Array) || kid.length !== 16 || s.protectedHeader.has(4)) bad("the signer's 16-byte kid must be in the unprotected header");
+  return { ...parsePayload(s.payload), kid, sign1: s };
+}
+
+/**
+ * Parses a request-payload (the CBOR map of §6.2) from hostile bytes: the content of a
+ * COSE_Sign1 request, or the payload a WebAuthn assertion signs (docs/PORTAL.md §3).
+ */
+export function parsePayload(payload: Uint8Array): RequestFields {
+  let p: CborValue;
+  try {
+    p = decodeStrict(payload, { maxDepth: 4, maxItems: 64 + MAX_BATCH_IMEIS });
+  } catch (e) {
+    return bad(`not a COSE_Sign1 request with a deterministic CBOR payload (${(e as Error).message})`);
+  }
   if (!isCborMap(p)) bad("the payload is not a map");
   for (const k of p.keys()) if (typeof k !== "string") bad("payload keys must be text");
   if (p.get("v") !== 1) bad(`"v" must be 1`);
@@ -121,12 +138,13 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) bad(`"ts" must be an unsigned integer (seconds)`);
   const aud = p.get("aud");
   if (aud !== undefined && !(aud instanceof Uint8Array && aud.length === 16)) bad(`"aud" must be the 16-byte kid of the registry's key`);
-  const out: Record<string, unknown> = { type, imei, id, ts, kid, sign1: s, ...(imeis ? { imeis } : {}), ...(aud ? { aud } : {}) };
+  const out: Record<string, unknown> = { type, imei, id, ts, ...(imeis ? { imeis } : {}), ...(aud ? { aud } : {}) };
   for (const f of ["key", "proof"] as const) {
     if (!p.has(f)) continue;
     const v = p.get(f);
     if (!(v instanceof Uint8Array) || v.length === 0) bad(`"${f}" must be a byte string`);
-    if (f === "key") checkCoseKey(v, `"key"`);
+    // An owner key is Ed25519 (the CLI's) or a passkey's (docs/PORTAL.md §2; requests.ts checks it is registered).
+    if (f === "key" && passkeyAlg(v) === undefined) checkCoseKey(v, `"key"`);
     out[f] = v;
   }
   if (p.has("code")) {
@@ -145,7 +163,7 @@ export function parseRequest(bytes: Uint8Array): ParsedRequest {
   }
   checkCommandText(out.message as string | undefined, out.contact as string | undefined);
   if (typeof out.reason === "string" && out.reason.length > MAX_REASON_CHARS) bad(`"reason" is longer than ${MAX_REASON_CHARS} characters`);
-  return out as unknown as ParsedRequest;
+  return out as unknown as RequestFields;
 }
 
 /** `flag-batch`'s "imeis": an array of 1..MAX_BATCH_IMEIS distinct, valid IMEIs. */
@@ -184,6 +202,11 @@ export interface RequestInput {
  * other registry refuses it (E_AUDIENCE). `null` leaves "aud" out - only to show it is refused.
  */
 export function buildRequest(signer: Signer, r: RequestInput, aud: Uint8Array | null): Uint8Array {
+  return createSign1(buildPayload(r, aud), signer, { cwtTag: false });
+}
+
+/** The deterministic CBOR request-payload of §6.2 (what a COSE_Sign1 or a WebAuthn assertion signs). */
+export function buildPayload(r: RequestInput, aud: Uint8Array | null): Uint8Array {
   const m = new Map<string, unknown>([
     ["v", 1],
     ["type", r.type],
@@ -193,5 +216,5 @@ export function buildRequest(signer: Signer, r: RequestInput, aud: Uint8Array | 
     ...(aud === null ? [] : [["aud", aud] as [string, unknown]]),
   ]);
   for (const f of ["key", "proof", "code", "message", "contact", "reason"] as const) if (r[f] !== undefined) m.set(f, r[f]);
-  return createSign1(encodeDeterministic(m), signer, { cwtTag: false });
+  return encodeDeterministic(m);
 }

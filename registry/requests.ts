@@ -1,9 +1,11 @@
 // Owner and authority requests (PROTOCOL.md §6.2). Order of checks, each refusal a
 // RegistryError with a stable code, logged, and changing nothing:
 //  1. shape (request-codec.ts): E_BAD_REQUEST, E_TOO_LARGE, E_BAD_KEY (a key of small order...);
+//     a WebAuthn-signed request (docs/PORTAL.md §3): its assertion, by a passkey registered here,
+//     over the payload's challenge (webauthn.ts: E_UNKNOWN_SIGNER, E_WEBAUTHN*, E_BAD_SIGNATURE);
 //  2. audience: "aud" is this registry's kid (E_AUDIENCE); signer: claim, claim-code -> the key
 //     in the request (kid must match); flag, flag-batch, reset-owner -> a pinned authority;
-//     clear -> a pinned authority or the current owner; others -> the device's current owner
+//     clear, view -> a pinned authority or the current owner; others -> the device's current owner
 //     (E_UNKNOWN_DEVICE, E_NOT_OWNER, E_NOT_AUTHORITY, E_UNKNOWN_SIGNER);
 //  3. the COSE_Sign1 signature under that key (E_BAD_SIGNATURE);
 //  4. ts within +-300 s (E_STALE); the signer's rate limit (E_RATE_LIMITED, PROTOCOL.md §6.4);
@@ -17,19 +19,21 @@
 //     command, the claim code's use and the id commit together.
 import type { KeyObject } from "node:crypto";
 import { decodeStrict, kidOfPublic, toHex } from "../attestation/index.js";
-import { publicFromCoseKey } from "../attestation/cose/key.js";
+import { kidOfCoseKey, publicFromCoseKey } from "../attestation/cose/key.js";
 import { verifySign1Signature } from "../attestation/cose/sign1.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { RegistryError, asRegistryError } from "./errors.js";
-import { checkCoseKey, parseRequest, type ParsedRequest } from "./request-codec.js";
+import { checkCoseKey, parsePayload, parseRequest, type ParsedRequest } from "./request-codec.js";
+import { assertionOf, fromB64u, requestChallenge, verifyAssertion } from "./webauthn.js";
+import { passkeyAlg } from "./passkey-keys.js";
+import { fullDeviceView } from "./device-view.js";
+import { claimProofDid } from "./claim-proofs.js";
 import { isBlacklistKind, type Party, type Flag, type PeerFlag } from "./store.js";
 import type { Context, Publication } from "./context.js";
 import { clearFlag, partyName, raiseFlag, sameParty } from "./flagging.js";
-import { deviceImeis, issueCommand, ACTION_NAMES } from "./commands.js";
-import { claimNonce, verifyBoundToken } from "./device-proof.js";
+import { issueCommand, ACTION_NAMES } from "./commands.js";
 import { devicePeerFlags, equipmentStatus } from "./equipment-status.js";
 import { ACTION } from "../protocol/messages.js";
-import { INTUSE } from "../attestation/eat/profile.js";
 import { formatClaimCode, newClaimCode } from "../protocol/claim-code.js";
 
 export interface RequestResponse {
@@ -48,14 +52,39 @@ interface Authenticated {
 }
 
 /** Handles one request body; resolves with the 200 body or rejects with a RegistryError. */
-export async function handleRequest(ctx: Context, body: Uint8Array): Promise<RequestResponse> {
+export function handleRequest(ctx: Context, body: Uint8Array): Promise<RequestResponse> {
+  return handle(ctx, async () => parseRequest(body));
+}
+
+/**
+ * Handles a WebAuthn-signed request (docs/PORTAL.md §3): JSON `{"payload": base64url of the
+ * request-payload, "credential": the assertion as PublicKeyCredential.toJSON() gives it}`, the
+ * assertion made over requestChallenge(payload) by a passkey registered here.
+ */
+export function handleWebAuthnRequest(ctx: Context, body: Uint8Array): Promise<RequestResponse> {
+  return handle(ctx, async () => {
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(body)) as Record<string, unknown>;
+    } catch {
+      throw new RegistryError("E_BAD_REQUEST", "a WebAuthn-signed request is a JSON object {payload, credential}");
+    }
+    if (json === null || typeof json !== "object") throw new RegistryError("E_BAD_REQUEST", "a WebAuthn-signed request is a JSON object {payload, credential}");
+    const payload = fromB64u(json.payload, "payload");
+    const fields = parsePayload(payload);
+    const assertion = await verifyAssertion(ctx, assertionOf(json.credential), requestChallenge(payload));
+    return { ...fields, kid: assertion.passkey.kid, assertion };
+  });
+}
+
+async function handle(ctx: Context, parse: () => Promise<ParsedRequest>): Promise<RequestResponse> {
   let r: ParsedRequest | undefined;
   try {
-    r = parseRequest(body);
+    r = await parse();
     const auth = authenticate(ctx, r);
     const { response, pubs } = await ctx.gc.run(() => apply(ctx, r!, auth));
     ctx.publish(pubs);
-    ctx.log.log("info", "request.accepted", { type: r.type, imei: r.imei, by: partyName(auth.party) });
+    ctx.log.log("info", "request.accepted", { type: r.type, imei: r.imei, by: partyName(auth.party), ...(r.assertion ? { passkey: true } : {}) });
     return response;
   } catch (e) {
     const err = asRegistryError(e);
@@ -74,29 +103,53 @@ function rawOfCoseKey(coseKey: Uint8Array): Uint8Array {
   return publicFromCoseKey(decodeStrict(coseKey));
 }
 
+/**
+ * Step 3: a COSE_Sign1 under an Ed25519 key; or, for a WebAuthn-signed request, the passkey whose
+ * assertion verified (webauthn.ts) must be the key the request needs (docs/PORTAL.md §3).
+ */
+function verifySignature(r: ParsedRequest, key: Uint8Array | KeyObject | { cose: Uint8Array }): void {
+  const cose = typeof key === "object" && "cose" in key ? key.cose : undefined;
+  if (r.assertion) {
+    if (cose === undefined || !equalBytes(cose, r.assertion.passkey.publicKey)) throw new RegistryError("E_BAD_SIGNATURE", "the passkey is not the signer's key");
+    return;
+  }
+  try {
+    verifySign1Signature(r.sign1!, cose !== undefined ? rawOfCoseKey(cose) : (key as Uint8Array | KeyObject));
+  } catch {
+    throw new RegistryError("E_BAD_SIGNATURE"); // an owner whose key is a passkey signs with assertions only
+  }
+}
+
 /** Steps 2..4 (outside the transaction: they read, and they cost CPU). */
 function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
   // The audience first: a request signed for another registry is not ours to judge (§6.2 "aud").
   if (!r.aud || !equalBytes(r.aud, ctx.registryKey.kid)) {
     throw new RegistryError("E_AUDIENCE", r.aud ? `the request is for the registry with kid ${toHex(r.aud)}, not this one` : `the request names no audience ("aud")`);
   }
-  let key: Uint8Array | KeyObject;
+  // The signer's key: a raw Ed25519 key or KeyObject (COSE_Sign1), or an owner's COSE_Key.
+  let key: Uint8Array | KeyObject | { cose: Uint8Array };
   let party: Party;
-  const owner = (): Uint8Array => {
+  const owner = (): { cose: Uint8Array } => {
     const dids = ctx.store.imeis.didsFor(r.imei);
     if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
     for (const did of dids) {
       const o = ctx.store.owners.current(did);
-      if (o && equalBytes(o.kid, r.kid)) return rawOfCoseKey(o.key);
+      if (o && equalBytes(o.kid, r.kid)) return { cose: o.key };
     }
     throw new RegistryError("E_NOT_OWNER");
   };
   switch (r.type) {
     case "claim-code":
     case "claim": {
-      const x = checkCoseKey(r.key!, `"key"`);
-      if (!equalBytes(kidOfPublic(x), r.kid)) throw new RegistryError("E_BAD_REQUEST", "the kid is not the kid of the claimed key");
-      key = x;
+      if (r.assertion) {
+        // docs/PORTAL.md §4: a passkey claims with its own COSE_Key.
+        if (!equalBytes(r.key!, r.assertion.passkey.publicKey)) throw new RegistryError("E_BAD_REQUEST", `"key" is not the COSE_Key of the passkey that signed`);
+        key = { cose: r.key! };
+      } else {
+        const x = checkCoseKey(r.key!, `"key"`);
+        if (!equalBytes(kidOfPublic(x), r.kid)) throw new RegistryError("E_BAD_REQUEST", "the kid is not the kid of the claimed key");
+        key = x;
+      }
       party = { role: "owner", kid: r.kid };
       break;
     }
@@ -109,6 +162,7 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
       party = { role: "authority", kid: a.kid };
       break;
     }
+    case "view":
     case "clear": {
       const a = ctx.authorities.find(r.kid);
       if (a) {
@@ -129,11 +183,7 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
       key = owner();
       party = { role: "owner", kid: r.kid };
   }
-  try {
-    verifySign1Signature(r.sign1, key);
-  } catch {
-    throw new RegistryError("E_BAD_SIGNATURE");
-  }
+  verifySignature(r, key);
   const skew = Math.abs(r.ts * 1000 - ctx.clock.now());
   if (skew > ctx.policy.requestWindowS * 1000) {
     throw new RegistryError("E_STALE", `ts is ${Math.round(skew / 1000)} s away from the registry's clock (window +-${ctx.policy.requestWindowS} s)`);
@@ -146,19 +196,8 @@ function authenticate(ctx: Context, r: ParsedRequest): Authenticated {
   if (r.type !== "claim") return { party };
   checkClaimCode(ctx, r, false);
   // The proof: the handset itself, at its user's hands, signed a registration-purpose token for
-  // the claim code (any enrolled key of this IMEI). A token made for any other use - a challenge
-  // answer, a command result - is refused, whatever its nonce.
-  const nonce = claimNonce(r.code!);
-  let lastError = "E_UNKNOWN_DEVICE";
-  for (const did of ctx.store.imeis.didsFor(r.imei)) {
-    const dev = ctx.store.devices.get(did);
-    if (!dev) continue;
-    const v = verifyBoundToken({ deviceKey: dev.deviceKey, ...deviceImeis(ctx.store, did) }, r.proof!, nonce, [INTUSE.REGISTRATION]);
-    if (v.ok && !v.value.tampered) return { party, provedDid: did };
-    lastError = v.ok ? "the device is TAMPERED" : v.error.code;
-  }
-  if (lastError === "E_UNKNOWN_DEVICE") throw new RegistryError("E_UNKNOWN_DEVICE");
-  throw new RegistryError("E_BAD_PROOF", `the claim proof does not verify (${lastError})`);
+  // the claim code (any enrolled key of this IMEI).
+  return { party, provedDid: claimProofDid(ctx, r.imei, r.code!, r.proof!) };
 }
 
 /**
@@ -208,6 +247,8 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
   const { store } = ctx;
   const now = ctx.clock.now();
   if (store.requestIds.has(r.id)) throw new RegistryError("E_REPLAY");
+  // WebAuthn §7.2 step 21, again inside the transaction: two copies of one assertion racing.
+  if (r.assertion && !store.passkeys.used(r.assertion.passkey.credentialId, r.assertion.counter, now)) throw new RegistryError("E_WEBAUTHN_COUNTER");
   store.requestIds.purgeOccasionally(now, 2 * ctx.policy.requestWindowS * 1000);
   const party = auth.party;
   const who = partyName(party);
@@ -238,6 +279,13 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       store.events.append({ at: now, type: "claimed", did, imei: r.imei, party: who, detail: {} });
       break;
     }
+    case "view": {
+      // PROTOCOL.md §6.2 "Device views": the whole view, for the owner (its own devices) or an authority.
+      const view = fullDeviceView(store, r.imei, party.role === "owner" ? ownedDids(ctx, r) : undefined);
+      if (!view) throw new RegistryError("E_UNKNOWN_DEVICE");
+      extra.view = view;
+      break;
+    }
     case "claim-code": {
       const dids = store.imeis.didsFor(r.imei);
       if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
@@ -259,7 +307,7 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       // is released (claimable again with a fresh claim code). Flags are not touched.
       const dids = store.imeis.didsFor(r.imei);
       if (dids.length === 0) throw new RegistryError("E_UNKNOWN_DEVICE");
-      const newKid = r.key ? kidOfPublic(rawOfCoseKey(r.key)) : null;
+      const newKid = r.key ? ownerKidOfKey(ctx, r.key) : null;
       for (const did of dids) {
         const previous = store.owners.current(did);
         store.owners.end(did, now);
@@ -279,7 +327,7 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
       for (const did of ownedDids(ctx, r)) {
         const active = store.flags.active(did).filter((f) => isBlacklistKind(f.kind));
         if (active.length > 0) throw new RegistryError("E_FLAGGED", "a flagged device cannot change hands");
-        const newKid = kidOfPublic(rawOfCoseKey(r.key!));
+        const newKid = ownerKidOfKey(ctx, r.key!);
         if (equalBytes(newKid, r.kid)) throw new RegistryError("E_BAD_REQUEST", "the new owner key is the current one");
         store.owners.set(did, newKid, r.key!, now, "transfer");
         store.events.append({ at: now, type: "transferred", did, imei: r.imei, party: who, detail: { to: toHex(newKid) } });
@@ -368,6 +416,18 @@ function apply(ctx: Context, r: ParsedRequest, auth: Authenticated): Applied {
     response: { ok: true, type: r.type, imei: r.imei, status: equipmentStatus(store, r.imei) ?? "UNKNOWN", commands, ...extra },
     pubs,
   };
+}
+
+/**
+ * The owner kid a COSE_Key in a request names: an Ed25519 key's (PROTOCOL.md §1), or a passkey's,
+ * which must be registered here - its holder signs with WebAuthn assertions (docs/PORTAL.md §2).
+ */
+function ownerKidOfKey(ctx: Context, coseKey: Uint8Array): Uint8Array {
+  if (passkeyAlg(coseKey) === undefined) return kidOfPublic(rawOfCoseKey(coseKey));
+  const kid = kidOfCoseKey(coseKey);
+  const p = ctx.store.passkeys.byKid(kid);
+  if (!p || !equalBytes(p.publicKey, coseKey)) throw new RegistryError("E_BAD_KEY", "the key is a passkey not registered at this registry");
+  return kid;
 }
 
 /** The devices of this IMEI the signer currently owns (re-checked inside the transaction). */

@@ -23,6 +23,7 @@ import { PendingHelloTable } from "./store/pending-hellos.js";
 import { EventLog } from "./store/events.js";
 import { StatusTable } from "./store/status.js";
 import { StatusCache } from "./status-cache.js";
+import { PasskeyTable, PortalSessionTable, WebAuthnChallengeTable } from "./store/passkeys.js";
 import { RegistryError } from "./errors.js";
 import { PgDatabase } from "./store/pg/database.js";
 import { PG_MIGRATIONS, PG_SCHEMA_TABLE } from "./store/pg/schema.js";
@@ -35,6 +36,7 @@ export type { Flag, FlagKind, Party, PartyRole } from "./store/flags.js";
 export type { CommandRow, CommandStatus, Action, CommandResult } from "./store/commands.js";
 export type { Event, EventType, NewEvent } from "./store/events.js";
 export type { PeerFlag } from "./ledger/flag-tables.js";
+export type { Passkey } from "./store/passkeys.js";
 export { isBlacklistKind, BLACKLIST_KINDS } from "./store/flags.js";
 export { OPEN_STATUSES } from "./store/commands.js";
 
@@ -71,6 +73,10 @@ export class Store {
   readonly status: StatusTable;
   /** Equipment statuses by IMEI, for a registry that does not federate (status-cache.ts). */
   readonly statusCache: StatusCache;
+  /** The owner portal (docs/PORTAL.md). */
+  readonly passkeys: PasskeyTable;
+  readonly webauthnChallenges: WebAuthnChallengeTable;
+  readonly portalSessions: PortalSessionTable;
   /** Flags other registries published for an IMEI (set by a federated registry, docs/LEDGER.md); none otherwise. */
   peerFlags: (imei: string) => readonly PeerFlag[] = NO_PEER_FLAGS;
 
@@ -89,6 +95,9 @@ export class Store {
     this.events = new EventLog(db);
     this.status = new StatusTable(db);
     this.statusCache = new StatusCache(generationOf(db));
+    this.passkeys = new PasskeyTable(db);
+    this.webauthnChallenges = new WebAuthnChallengeTable(db);
+    this.portalSessions = new PortalSessionTable(db);
   }
 
   /**

@@ -22,6 +22,7 @@ const SECTIONS: Section[] = [
   { name: "fleet-tls", title: "Fleet over mutual TLS: memory per handset against plain MQTT, same size, same run", run: async (o) => (await import("./bench/fleet-tls.js")).benchFleetTls(o) },
   { name: "ledger", title: "Ledger: signed entries appended and proved; inclusion proof in a 1M-entry log (SQLite)", run: async (o) => (await import("./bench/ledger.js")).benchLedger(o) },
   { name: "eir", title: "Equipment status over HTTP (1M IMEIs, 100k flagged) and enrolment, SQLite and PostgreSQL", run: async (o) => (await import("./bench/eir.js")).benchEir(o) },
+  { name: "portal", title: "Owner portal: a WebAuthn assertion's whole check (ES256, EdDSA) vs an Ed25519 COSE request's signature", run: async (o) => (await import("./bench/portal.js")).benchPortal(o) },
 ];
 
 const UNITS: [RegExp, string][] = [

@@ -37,6 +37,13 @@ export interface DemoOptions {
   readonly verbose?: boolean;
   /** The compiled TA (default build/ta.wasm). */
   readonly module?: WebAssembly.Module;
+  /** The registry's HTTP port, hence the owner portal's (default 0: any free port). */
+  readonly port?: number;
+  /**
+   * Keep the broker, registry, owner portal and handsets running after the story, until this
+   * settles (`antitheft demo --serve`): a newcomer claims a demo handset with a passkey.
+   */
+  readonly serveUntil?: Promise<unknown>;
 }
 
 export interface DemoResult {
@@ -186,12 +193,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       registryKey,
       oemRoots: [oem.publicKey],
       mqtt: { url: broker.url, name: "demo" },
-      http: { host: "127.0.0.1", port: 0 },
+      http: { host: "127.0.0.1", port: options.port ?? 0 },
       log: registryLog,
     });
     await registry.start();
     const http = new RegistryClient(registry.httpUrl!);
     tl.step("registry", `started: SQLite ${join(dir, "registry.sqlite")}, HTTP ${registry.httpUrl}, pins the OEM root`);
+    tl.more(`owner portal (passkeys) and public IMEI check: ${registry.portalUrl}`);
 
     // ---- factory ---------------------------------------------------------------------------
     /** Handsets whose agent has booted (the boot's own enforcement is not news). */
@@ -285,6 +293,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const others = handsets.filter((h) => h !== target);
     const othersOk = others.every((h) => !h.platform.locked);
 
+    if (options.serveUntil) {
+      // docs/PORTAL.md §7: the demo's handsets stay up for the portal.
+      const portal = registry.portalUrl!;
+      write(
+        [
+          "",
+          `The owner portal is running at ${portal}`,
+          `  Sign up with a passkey, then claim ${others.map((h) => `${h.name} (IMEI ${h.info.imei})`).join(" or ")}.`,
+          "  To type the claim code the page shows on a handset:",
+          ...others.map((h) => `    antitheft device claim-proof --dir ${h.dir} --code CODE --registry ${new URL(portal).origin}`),
+          `  Report it stolen and watch it lock; anyone can check an IMEI at ${portal}check`,
+          "  Ctrl-C stops the demo and removes its temp folder.",
+          "",
+        ].join("\n"),
+      );
+      await options.serveUntil;
+      write("stopping\n");
+    }
+
     // ---- shut down ------------------------------------------------------------------------------
     for (const h of handsets) {
       await h.agent?.stop(true);
@@ -309,6 +336,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         `  network       IMEI ${showImei(target.info.imei)}: ${statuses.join(" -> ")}`,
         `  other phones  ${others.map((h) => h.name).join(", ")}: ${othersOk ? "never locked" : "LOCKED (unexpected)"}`,
         `  total         ${ms(totalMs)}; temp folder ${dir} removed`,
+        ...(options.serveUntil ? [] : ["  portal        `antitheft demo --serve` keeps the owner portal and the handsets running for you to try"]),
         "",
       ].join("\n"),
     );

@@ -9,7 +9,7 @@ import { signingKey } from "../registry/keys.js";
 import {
   SimulatedPeer, REQ_LG, checkAudit, checkForkAlarm, checkHeadSurvives, checkHostileLedgerPayloads, checkNoClearImei, checkOnlyOriginClears, checkPeerFlagApplied,
 } from "../registry/ledger/conformance.js";
-import { getJson, freshImei, refHandset, SimDevice, waitFor } from "./support/registry-sim.js";
+import { fullView, getJson, freshImei, refHandset, SimDevice, waitFor } from "./support/registry-sim.js";
 import { claimWithCode } from "./support/claim.js";
 import { ownedHandset, send, startFederation, type Member } from "./support/ledger-sim.js";
 
@@ -68,7 +68,7 @@ test("a peer's flag blocks claim and transfer, and the owner's found while it st
   t.after(() => h.device.crash());
   assert.equal((await send(A, h.owner, { type: "report-stolen", imei: h.imei })).status, 200);
   assert.ok((await checkPeerFlagApplied(A.url, p, h.imei)).ok);
-  await waitFor(async () => (await getJson(`${A.url}/antitheft/v1/devices/imei-${h.imei}`)).body.peerFlags?.length === 1, "P's flag at A");
+  await waitFor(async () => (await fullView(A.url, A.authority, h.imei)).body.peerFlags?.length === 1, "P's flag at A");
   const found = await send(A, h.owner, { type: "found", imei: h.imei });
   assert.equal(found.status, 409, JSON.stringify(found.body));
   assert.equal(found.body.code, "E_FLAGGED_BY_OTHER");

@@ -12,7 +12,7 @@ import { publicKeyFromRaw } from "../attestation/index.js";
 import { ledgerTopic } from "../registry/ledger/topics.js";
 import { FederationKey } from "../registry/ledger/pseudonym.js";
 import { audit } from "../registry/ledger/auditor.js";
-import { getJson, waitFor } from "./support/registry-sim.js";
+import { fullView, getJson, waitFor } from "./support/registry-sim.js";
 import { eir, ownedHandset, send, startFederation, type Federation, type Member } from "./support/ledger-sim.js";
 
 const logHex = (m: Member): string => toHex(m.key.kid);
@@ -51,7 +51,7 @@ test("a stolen report at A makes B and C answer BLACKLISTED; found at A clears i
   // imeisv form and the public view at a peer
   const sv = await getJson(`${B.url}/n5g-eir-eic/v1/equipment-status?pei=imeisv-${h.imei.slice(0, 14)}01`);
   assert.deepEqual(sv.body, { status: "BLACKLISTED" });
-  const view = await getJson(`${C.url}/antitheft/v1/devices/imei-${h.imei}`);
+  const view = await fullView(C.url, C.authority, h.imei);
   assert.equal(view.status, 200);
   assert.equal(view.body.status, "BLACKLISTED");
   assert.deepEqual(view.body.devices, []);
@@ -120,7 +120,7 @@ test("B cannot clear A's flag: B's authority is refused, and a clear B signs in 
   await f.idle();
   assert.equal((await eir(C, h.imei)).body.status, "BLACKLISTED", "A's flag stands at C");
   assert.equal((await eir(B, h.imei)).body.status, "BLACKLISTED", "and at B");
-  const flags = (await getJson(`${C.url}/antitheft/v1/devices/imei-${h.imei}`)).body.peerFlags;
+  const flags = (await fullView(C.url, C.authority, h.imei)).body.peerFlags;
   assert.deepEqual(flags.map((x: { registry: string; kind: string }) => `${x.registry}:${x.kind}`), ["A:stolen"], "B's lost flag was cleared by B itself; A's stands");
 });
 
@@ -149,7 +149,7 @@ test("a forked tree head of A is detected by B, C, A itself and the auditor; A's
   const found = await send(A, h.owner, { type: "found", imei: h.imei });
   assert.equal(found.status, 200);
   await waitFor(async () => (await getJson(`${B.url}/antitheft/v1/ledger/entries?log=${logHex(A)}&start=0`)).body.size === 2, "B mirrors A's found entry");
-  const view = (await getJson(`${B.url}/antitheft/v1/devices/imei-${h.imei}`)).body;
+  const view = (await fullView(B.url, B.authority, h.imei)).body;
   assert.equal(view.status, "BLACKLISTED");
 });
 

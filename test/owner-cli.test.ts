@@ -88,13 +88,18 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   await waitFor(() => hs.ta.lockState === 2, "the handset locks");
   await waitFor(() => h.registry.store.commands.get(d.did, 1)?.status === "SUCCEEDED", "the job completes");
 
-  const status = await run("owner", "status", ...reg, "--imei", imei);
+  // Anyone: flagged or not, nothing else (PROTOCOL.md §6.2 "Device views").
+  const anyone = await run("owner", "status", ...reg, "--imei", imei);
+  assert.equal(anyone.code, 0, anyone.stderr);
+  assert.equal(anyone.stdout, `IMEI ${imei}: FLAGGED (reported stolen or lost)\n  (the owner's view needs --key)\n`);
+  const status = await run("owner", "status", ...reg, "--imei", imei, "--key", ownerKey);
   assert.equal(status.code, 0, status.stderr);
   assert.match(status.stdout, new RegExp(`IMEI ${imei}: BLACKLISTED`));
   assert.match(status.stdout, /lock state: +locked/);
   assert.match(status.stdout, /flags: +stolen \(by owner/);
   assert.match(status.stdout, /pending: +none/);
-  const json = await run("owner", "status", ...reg, "--imei", imei, "--json");
+  assert.match(status.stdout, /command 1: +lock SUCCEEDED/);
+  const json = await run("owner", "status", ...reg, "--imei", imei, "--key", ownerKey, "--json");
   assert.equal(JSON.parse(json.stdout).status, "BLACKLISTED");
 
   // The authority flags it too; the owner's found is then refused, with the reason.
@@ -139,7 +144,7 @@ test("owner keygen, claim, report-stolen, status, found - and refusals with reas
   const [notOwner, badImei, unknown, down, noKey] = await Promise.all([
     run("owner", "report-stolen", ...reg, "--key", stranger, "--imei", imei),
     run("owner", "found", ...reg, "--key", ownerKey, "--imei", "490154203237519"),
-    run("owner", "status", ...reg, "--imei", "490154203237518"),
+    run("owner", "status", ...reg, "--imei", "490154203237518", "--key", ownerKey),
     run("owner", "status", "--registry", "http://127.0.0.1:1", "--imei", imei),
     run("owner", "report-lost", ...reg, "--key", join(dir.path, "missing.key"), "--imei", imei),
   ]);

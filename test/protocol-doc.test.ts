@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REGISTRY_ERRORS } from "../registry/errors.js";
 import { REQUEST_TYPES } from "../registry/request-codec.js";
-import { DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH, REQUESTS_PATH } from "../registry/paths.js";
+import { CHECK_PREFIX, CLAIM_PROOFS_PATH, DEVICES_PREFIX, EIR_PATH, IDENTITY_PATH, REQUESTS_PATH } from "../registry/paths.js";
 import { LEDGER_PREFIX } from "../registry/ledger/http.js";
 import { TLOG_PREFIX } from "../registry/ledger/tlog-http.js";
 import { TA_ERRORS } from "../agent/ta-errors.js";
@@ -60,7 +60,7 @@ test("PROTOCOL.md Appendix B covers every request type and every HTTP resource",
   const b = section("## Appendix B. HTTP endpoints");
   const types = new Set(rows(section("### B.1 Answers to requests")).flatMap((r) => [...r[0]!.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!)));
   for (const t of REQUEST_TYPES) assert.ok(types.has(t), `request type ${t} has no row in Appendix B.1`);
-  for (const p of [IDENTITY_PATH, REQUESTS_PATH, DEVICES_PREFIX, EIR_PATH, LEDGER_PREFIX, TLOG_PREFIX]) assert.ok(b.includes(p), `Appendix B does not name ${p}`);
+  for (const p of [IDENTITY_PATH, REQUESTS_PATH, DEVICES_PREFIX, CHECK_PREFIX, CLAIM_PROOFS_PATH, EIR_PATH, LEDGER_PREFIX, TLOG_PREFIX]) assert.ok(b.includes(p), `Appendix B does not name ${p}`);
 });
 
 test("PROTOCOL.md Appendix E: the Trusted App codes a REJECTED carries are the TA's own, every command code included", () => {

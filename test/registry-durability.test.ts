@@ -15,7 +15,7 @@ import { loadSigningKey, signingKey, writeKeyPair } from "../registry/keys.js";
 import { Store } from "../registry/store.js";
 import { Registry } from "../registry/registry.js";
 import { OEM_PUBLIC_PEM } from "./support/attestation-fixture.js";
-import { OEM, SimDevice, getJson, postCose, refHandset, startBroker, tempDir, waitFor } from "./support/registry-sim.js";
+import { OEM, SimDevice, getJson, fullView, postCose, sleep, refHandset, startBroker, tempDir, waitFor } from "./support/registry-sim.js";
 
 const cli = fileURLToPath(new URL("../cli/antitheft.js", import.meta.url));
 
@@ -68,7 +68,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   for (const d of devices) await d.connect();
   for (const [i, hs] of handsets.entries()) {
     const imei = hs.ta.id.imei;
-    await waitFor(async () => (await getJson(`${reg.url}/antitheft/v1/devices/imei-${imei}`)).status === 200, `enrolment ${i}`);
+    await waitFor(async () => (await getJson(`${reg.url}/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`)).status === 200, `enrolment ${i}`);
     const c = await claimWithCode((r) => postCose(`${reg.url}/antitheft/v1/requests`, buildRequest(owners[i]!.signer, r, registryKey.kid)), owners[i]!, hs.ta, imei);
     assert.equal(c.status, 200, JSON.stringify(c.body));
   }
@@ -98,7 +98,7 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
     const imei = handsets[i]!.ta.id.imei;
     const eir = await getJson(`${reg.url}/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`);
     assert.deepEqual(eir.body, { status: "BLACKLISTED" }, `acknowledged report ${i} survived`);
-    const view = await getJson(`${reg.url}/antitheft/v1/devices/imei-${imei}`);
+    const view = await fullView(reg.url, owners[i]!, imei); // the owner's view (PROTOCOL.md §6.2 "Device views")
     assert.equal(view.body.devices[0].pendingCommand?.action, "lock", `pending lock ${i} survived`);
   }
   // Back online, every acknowledged handset locks with its message and the jobs complete.
@@ -106,7 +106,8 @@ test("kill -9 mid-run: every acknowledged flag and pending command survives and 
   for (const i of acknowledged) {
     await waitFor(() => handsets[i]!.ta.lockState === 2, `handset ${i} locks`, 10_000);
     const imei = handsets[i]!.ta.id.imei;
-    await waitFor(async () => (await getJson(`${reg.url}/antitheft/v1/devices/imei-${imei}`)).body.devices[0].pendingCommand === null, `job ${i} done`, 10_000);
+    // Polled slowly: the owner's requests are rate limited (PROTOCOL.md §6.4).
+    await waitFor(async () => (await sleep(300), (await fullView(reg.url, owners[i]!, imei)).body.devices?.[0]?.pendingCommand === null), `job ${i} done`, 10_000);
   }
   reg.child.kill("SIGTERM");
   await killed(reg.child);

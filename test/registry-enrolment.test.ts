@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createEndorsement } from "../attestation/endorsement.js";
 import { encodeAttestation } from "../protocol/messages.js";
 import { generateEd25519, nodeSigner } from "../attestation/index.js";
-import { startHarness, realHandset, getJson, waitFor, OEM, type Harness } from "./support/registry-sim.js";
+import { startHarness, realHandset, getJson, fullView, waitFor, OEM, type Harness } from "./support/registry-sim.js";
 
 async function eir(h: Harness, imei: string) {
   return getJson(`${h.url}/n5g-eir-eic/v1/equipment-status?pei=imei-${imei}`);
@@ -65,7 +65,7 @@ test("clone: the same IMEI from a second device key greylists both and records w
     assert.equal(flags[0]!.raisedBy.role, "registry");
     assert.match(flags[0]!.reason, /IMEI presented by 2 different device keys/);
   }
-  const view = await getJson(`${h.url}/antitheft/v1/devices/imei-${original.ta.id.imei}`);
+  const view = await fullView(h.url, h.authority, original.ta.id.imei);
   assert.equal(view.body.devices.length, 2);
   assert.equal(view.body.devices[0].flags[0].kind, "clone");
 });

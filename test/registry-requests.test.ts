@@ -10,7 +10,7 @@ import { signingKey, type SigningKey } from "../registry/keys.js";
 import { claimNonce as claimNonceOf } from "../protocol/claim-code.js";
 import type { Store } from "../registry/store.js";
 import { openCommand } from "../registry/commands.js";
-import { startHarness, freshImei, getJson, postCose, waitFor, type Harness, type SimDevice, type RefTa } from "./support/registry-sim.js";
+import { startHarness, freshImei, getJson, fullView, postCose, waitFor, type Harness, type SimDevice, type RefTa } from "./support/registry-sim.js";
 
 const newKey = (): SigningKey => signingKey(generateEd25519().privateKey);
 
@@ -75,7 +75,7 @@ test("claim binds the owner; a second claim and a claim with a wrong proof are r
   t.after(() => h.close());
   const { d, ta, imei, owner } = await owned(h);
   assert.deepEqual([...h.registry.store.owners.current(d.did)!.kid], [...owner.kid]);
-  const view = await getJson(`${h.url}/antitheft/v1/devices/imei-${imei}`);
+  const view = await fullView(h.url, h.authority, imei);
   assert.equal(view.body.devices[0].claimed, true);
   assert.ok(!JSON.stringify(view.body).includes(Buffer.from(owner.kid).toString("hex")), "the owner's kid is not disclosed");
   const thief = newKey();
@@ -114,7 +114,7 @@ test("report-stolen blacklists, signs a lock with message and contact, and the j
   assert.equal(cmd.resultCode, 2);
   assert.ok(cmd.receiptAt !== null, "the receipt was recorded");
   assert.equal(h.registry.store.devices.get(d.did)!.lockState, 2, "the result token updated the attested state");
-  const view = await getJson(`${h.url}/antitheft/v1/devices/imei-${imei}`);
+  const view = await fullView(h.url, h.authority, imei);
   assert.equal(view.body.devices[0].pendingCommand, null);
   assert.equal(view.body.devices[0].flags[0].kind, "stolen");
 
@@ -255,9 +255,13 @@ test("HTTP framing: wrong media type, oversized body, wrong method, unknown path
   t.after(() => h.close());
   const { imei, owner } = await owned(h);
   const ok = buildRequest(owner.signer, { type: "report-lost", imei }, h.registryKey.kid);
-  const wrongType = await postCose(`${h.url}/antitheft/v1/requests`, ok, "application/json");
+  const wrongType = await postCose(`${h.url}/antitheft/v1/requests`, ok, "text/plain");
   assert.equal(wrongType.status, 415);
   assert.equal(wrongType.body.code, "E_MEDIA_TYPE");
+  // application/json is a WebAuthn-signed request (docs/PORTAL.md §3): COSE bytes are not one.
+  const coseAsJson = await postCose(`${h.url}/antitheft/v1/requests`, ok, "application/json");
+  assert.equal(coseAsJson.status, 400);
+  assert.equal(coseAsJson.body.code, "E_BAD_REQUEST");
   const big = await postCose(`${h.url}/antitheft/v1/requests`, new Uint8Array(16 * 1024 + 1));
   assert.equal(big.status, 413);
   assert.equal(big.body.code, "E_TOO_LARGE");

@@ -8,7 +8,7 @@ import { generateEd25519 } from "../attestation/index.js";
 import { signingKey, type SigningKey } from "../registry/keys.js";
 import { claimProofFor, claimWithCode } from "./support/claim.js";
 import { SimulatedPeer, checkPeerFlagApplied } from "../registry/ledger/conformance.js";
-import { freshImei, getJson, refHandset, SimDevice, startHarness, postCose, waitFor } from "./support/registry-sim.js";
+import { freshImei, fullView, getJson, refHandset, SimDevice, startHarness, postCose, waitFor } from "./support/registry-sim.js";
 import { send, startFederation } from "./support/ledger-sim.js";
 import { buildRequest, type RequestInput } from "../registry/request-codec.js";
 
@@ -47,7 +47,7 @@ test("a peer's flag on IMEI 1 of a dual-IMEI handset blacklists IMEI 2 and block
   assert.ok((await checkPeerFlagApplied(A.url, p, loose.imei1)).ok, "the peer's flag on IMEI 1 applies");
   assert.equal(await eir(A.url, owned.imei2), "BLACKLISTED", "IMEI 2 of the same handset");
   assert.equal(await eir(A.url, loose.imei2), "BLACKLISTED", "IMEI 2 of the same handset");
-  const view = await getJson(`${A.url}/antitheft/v1/devices/imei-${owned.imei2}`);
+  const view = await fullView(A.url, A.authority, owned.imei2);
   assert.equal(view.body.status, "BLACKLISTED");
   assert.equal(view.body.peerFlags?.[0]?.registry, "P");
 

@@ -7,6 +7,7 @@ import { ClaimCodeError, normalizeClaimCode } from "../../protocol/claim-code.js
 import { toHex } from "../../attestation/bytes.js";
 import { NONCE_MAX, NONCE_MIN } from "../../attestation/eat/profile.js";
 import { DeviceFolder } from "../../agent/device-folder.js";
+import { RegistryClient } from "../../registry/client.js";
 import { mustLock } from "../../agent/enforcement.js";
 import { DeviceSession } from "../../agent/session.js";
 import { deviceHealth } from "./device-health.js";
@@ -39,14 +40,16 @@ export const deviceAttest: Command = {
     }),
 };
 
-const claimUsage = `Usage: antitheft device claim-proof --dir DEVICE --code CODE
+const claimUsage = `Usage: antitheft device claim-proof --dir DEVICE --code CODE [--registry http://HOST:PORT]
 
 The user, at the handset, enters the claim code the registry gave the owner (XXXXX-XXXXX; case,
 hyphens and O/0, I/L/1 do not matter). Prints (hex) the proof the owner sends with the "claim"
 request (PROTOCOL §6.2): a registration-purpose token (EAT intuse 2, RFC 9711 §4.3.3) whose nonce
 is SHA-512("antitheft/v1/claim" || code)[0..32]. This local action is the only way a handset
 makes one: the agent answers the network with generic-purpose tokens only. Read-only: it needs
-only the Trusted App's key, so it is safe while the agent runs on DEVICE.`;
+only the Trusted App's key, so it is safe while the agent runs on DEVICE. With --registry, the
+handset also hands the proof in to the registry (POST /antitheft/v1/claim-proofs), where the
+owner's portal page picks it up and the owner confirms the claim with a passkey (docs/PORTAL.md §4).`;
 
 export const deviceClaimProof: Command = {
   path: ["device", "claim-proof"],
@@ -54,7 +57,7 @@ export const deviceClaimProof: Command = {
   usage: claimUsage,
   run: (argv) =>
     withDeviceErrors(async () => {
-      const v = parseFlags(argv, { dir: { type: "string" }, code: { type: "string" } }, claimUsage);
+      const v = parseFlags(argv, { dir: { type: "string" }, code: { type: "string" }, registry: { type: "string" } }, claimUsage);
       const dir = required(v.dir, "dir", claimUsage);
       let code: string;
       try {
@@ -64,7 +67,13 @@ export const deviceClaimProof: Command = {
         throw e;
       }
       const session = await bootReadOnly(dir);
-      process.stdout.write(toHex(session.claimProof(code)) + "\n");
+      const proof = session.claimProof(code);
+      process.stdout.write(toHex(proof) + "\n");
+      if (v.registry !== undefined) {
+        const a = await new RegistryClient(v.registry).handInClaimProof(code, proof);
+        if (a.status !== 200) throw new CliError(typeof a.body.code === "string" ? a.body.code : `E_HTTP_${a.status}`, `the registry refused the proof (HTTP ${a.status}): ${String(a.body.message ?? "")}`);
+        process.stderr.write(`handed in to ${v.registry}: the owner can now confirm the claim on the portal\n`);
+      }
       return 0;
     }),
 };

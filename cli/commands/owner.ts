@@ -163,10 +163,13 @@ export const ownerTransfer: Command = {
   },
 };
 
-const statusUsage = `Usage: antitheft owner status --registry http://HOST:PORT --imei IMEI [--json]
+const statusUsage = `Usage: antitheft owner status --registry http://HOST:PORT --imei IMEI [--key owner.key] [--json]
 
-Shows the registry's public view of a handset: equipment status, flags, lock state, the pending
-command and when it was last seen. Exits 1 when the registry does not know the IMEI.`;
+With --key (the owner's key, or a pinned authority's), a signed "view" request: the equipment
+status, flags, lock state, the pending command, when the handset was last seen and attested,
+and its recent commands. Exits 1 when the registry does not know the IMEI or the key is not the
+owner's. Without --key, only what anyone may learn: whether the IMEI is flagged (PROTOCOL.md
+§6.2 "Device views").`;
 
 const LOCK_TEXT = ["unlocked", "partially locked", "locked"];
 
@@ -175,14 +178,19 @@ export const ownerStatus: Command = {
   summary: "show a handset's status at the registry",
   usage: statusUsage,
   async run(argv) {
-    const v = parseFlags(argv, { registry: { type: "string" }, imei: { type: "string" }, json: { type: "boolean" } }, statusUsage);
+    const v = parseFlags(argv, { registry: { type: "string" }, imei: { type: "string" }, key: { type: "string" }, json: { type: "boolean" } }, statusUsage);
     const registry = required(v.registry, "registry", statusUsage);
     const imei = imeiArg(v.imei, statusUsage);
-    const a = await registryClientFor(registry).device(imei);
+    const key = v.key === undefined ? undefined : loadSigningKey(v.key);
+    const a = await registryClientFor(registry).device(imei, key?.signer);
     const b = a.body as Record<string, any>;
     if (a.status !== 200) throw new CliError(typeof b.code === "string" ? b.code : `E_HTTP_${a.status}`, `IMEI ${imei}: ${b.message ?? `HTTP ${a.status}`}`);
     if (v.json) {
       process.stdout.write(JSON.stringify(b, null, 2) + "\n");
+      return 0;
+    }
+    if (!key) {
+      process.stdout.write(`IMEI ${imei}: ${b.flagged ? "FLAGGED (reported stolen or lost)" : "not flagged"}\n  (the owner's view needs --key)\n`);
       return 0;
     }
     const lines = [`IMEI ${imei}: ${b.status}`];
@@ -199,6 +207,9 @@ export const ownerStatus: Command = {
       const r = d.lastResult;
       if (r) lines.push(`  last result:  ${r.action} (sequence ${r.seq}) ${r.status} at ${r.at}${r.error ? `: ${r.error.name} (${r.error.code}): ${r.error.text}` : ""}`);
       for (const a of (d.alerts ?? []) as Record<string, any>[]) lines.push(`  ALERT:        ${a.kind}: ${a.reason}`);
+      for (const c of (d.timeline ?? []) as Record<string, any>[]) {
+        lines.push(`  command ${c.seq}:    ${c.action} ${c.status}${c.reason ? `: ${c.reason}` : ""} (issued ${c.issuedAt})`);
+      }
     });
     process.stdout.write(lines.join("\n") + "\n");
     return 0;

@@ -61,7 +61,7 @@ const usage = `Usage: antitheft registry --broker mqtt://HOST:PORT --db registry
                           [--limit-device B/R] [--limit-owner B/R] [--limit-authority B/R]
                           [--ca FILE --cert FILE --cert-key FILE] [--username NAME [--password SECRET]]
                           [--ledger-cert FILE --ledger-key FILE] [--tls-cert FILE --tls-key FILE]
-                          [--insecure-http]
+                          [--insecure-http] [--portal-origin URL ...] [--portal-rp-id HOST]
        antitheft registry --config registry.json [any flag above, overriding the file]
 
 Runs the reference stolen-device registry (docs/PROTOCOL.md): enrols handsets whose OEM
@@ -98,6 +98,10 @@ ${LOG_USAGE}
                     only once a checkpoint covering them has N of these cosignatures (LEDGER.md §7.2)
   --ledger-get-limit   messages (entries + heads) a member's signed ledger gets may make this
                     registry publish per minute (default 2048; docs/LEDGER.md §6.1)
+  --portal-origin   the origin owners open the portal on (passkeys are bound to it), e.g.
+                    https://registry.example; repeat for several (default http://localhost:PORT)
+  --portal-rp-id    the passkeys' relying party id: the origin's host or a parent domain of it
+                    (default localhost; docs/PORTAL.md §1)
 
 Transport security (docs/PROTOCOL.md §2.1; deploy/mosquitto/ for the broker's side); --key being
 the command key, the TLS client key is --cert-key here:
@@ -190,6 +194,8 @@ const REGISTRY_FLAGS = {
   "tls-cert": { type: "string" },
   "tls-key": { type: "string" },
   "insecure-http": { type: "boolean" },
+  "portal-origin": { type: "string", multiple: true },
+  "portal-rp-id": { type: "string" },
 } as const;
 
 export const registryRun: Command = {
@@ -259,6 +265,7 @@ export const registryRun: Command = {
       ...(v["limit-authority"] ? { authority: limitArg("limit-authority", v["limit-authority"]) } : {}),
     };
     const authorities = (v["authority-pub"] ?? []).map(loadPublicKey);
+    const portal = portalArgs(v["portal-origin"], v["portal-rp-id"]);
 
     // Loaded here, not at the top: the other commands should not pay for MQTT and SQLite.
     const { Registry } = await import("../../registry/registry.js");
@@ -276,6 +283,7 @@ export const registryRun: Command = {
         rateLimits,
         ...(ledger ? { ledger } : {}),
         version: toolVersion().version,
+        ...(portal ? { portal } : {}),
       });
     } catch (e) {
       if (e instanceof RegistryError) throw new CliError(e.code, e.message);
@@ -308,6 +316,8 @@ export const registryRun: Command = {
       ...(security?.tls?.identity ? { certificate: security.tls.identity } : {}),
       ...(security?.credentials?.username ? { user: security.credentials.username } : {}),
       http: registry.httpUrl,
+      portal: registry.portalUrl,
+      check: `${registry.portalUrl}check`,
       ...(httpTls ? {} : { notice: `plain HTTP${isLoopback(http.host) ? ", on loopback only" : " on the network (--insecure-http)"}: give --tls-cert/--tls-key to serve HTTPS` }),
       ...(ledger ? { ledgerLog: toHex(registryKey.kid), peers: ledger.peers.length, federationKeyId: toHex(ledger.federationKey.id) } : {}),
       ...(registry.ledger ? { tlog: `${registry.httpUrl}/antitheft/v1/ledger/tlog/`, checkpointKey: registry.ledger.verifierKey } : {}),
@@ -322,3 +332,26 @@ export const registryRun: Command = {
 
 /** Registered in cli/antitheft.ts (longest path wins, so "registry keygen" beats "registry"). */
 export const registryCommands: Command[] = [registryRun, registryKeygen];
+
+/** --portal-origin / --portal-rp-id (docs/PORTAL.md §1): origins are http(s) origins; the RP id is each one's host or a parent of it. */
+function portalArgs(origins: readonly string[] | undefined, rpId: string | undefined): { origins?: string[]; rpId?: string } | undefined {
+  if (!origins && rpId === undefined) return undefined;
+  const list = (origins ?? []).map((o) => {
+    let u: URL;
+    try {
+      u = new URL(o);
+    } catch {
+      throw new CliError("E_USAGE", `--portal-origin must be an http(s) origin, got "${o}"`, 2);
+    }
+    if ((u.protocol !== "http:" && u.protocol !== "https:") || u.origin !== o.replace(/\/$/, "")) throw new CliError("E_USAGE", `--portal-origin must be an http(s) origin (no path), got "${o}"`, 2);
+    return u.origin;
+  });
+  const id = rpId ?? (list[0] ? new URL(list[0]).hostname : undefined);
+  if (id !== undefined) {
+    for (const o of list) {
+      const host = new URL(o).hostname;
+      if (host !== id && !host.endsWith(`.${id}`)) throw new CliError("E_USAGE", `--portal-rp-id ${id} is neither the host of ${o} nor a parent domain of it (WebAuthn §5.1.3)`, 2);
+    }
+  }
+  return { ...(list.length ? { origins: list } : {}), ...(id !== undefined ? { rpId: id } : {}) };
+}

@@ -1,7 +1,7 @@
 // claim_codes: single-use, expiring claim codes (PROTOCOL.md §6.2, "Claim codes"), each issued
 // to one owner key for one IMEI. A claim consumes its code inside the claim's transaction.
 import type { Db, Stmt } from "./util.js";
-import { blob, bytes } from "./util.js";
+import { blob, bytes, bytesOrNull } from "./util.js";
 
 /** The latest reset-owner of a device, if any (owner_resets). */
 export class OwnerResetTable {
@@ -27,15 +27,18 @@ export interface ClaimCode {
   readonly issuedAt: number;
   readonly expiresAt: number;
   readonly usedAt: number | null;
+  /** A verified claim proof the handset handed in for this code (docs/PORTAL.md §4), if any. */
+  readonly proof: Uint8Array | null;
 }
 
-type Row = { code: string; owner_kid: Buffer; imei: string; issued_at: number; expires_at: number; used_at: number | null };
+type Row = { code: string; owner_kid: Buffer; imei: string; issued_at: number; expires_at: number; used_at: number | null; proof: Buffer | null };
 
 export class ClaimCodeTable {
   readonly #get: Stmt;
   readonly #add: Stmt;
   readonly #use: Stmt;
   readonly #purge: Stmt;
+  readonly #proof: Stmt;
   #lastPurge = -Infinity;
 
   constructor(db: Db) {
@@ -43,11 +46,12 @@ export class ClaimCodeTable {
     this.#add = db.prepare("INSERT INTO claim_codes (code, owner_kid, imei, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)");
     this.#use = db.prepare("UPDATE claim_codes SET used_at = ? WHERE code = ? AND used_at IS NULL");
     this.#purge = db.prepare("DELETE FROM claim_codes WHERE expires_at < ?");
+    this.#proof = db.prepare("UPDATE claim_codes SET proof = ? WHERE code = ? AND used_at IS NULL");
   }
 
   get(code: string): ClaimCode | undefined {
     const r = this.#get.get(code) as Row | undefined;
-    return r && { code: r.code, ownerKid: bytes(r.owner_kid), imei: r.imei, issuedAt: r.issued_at, expiresAt: r.expires_at, usedAt: r.used_at };
+    return r && { code: r.code, ownerKid: bytes(r.owner_kid), imei: r.imei, issuedAt: r.issued_at, expiresAt: r.expires_at, usedAt: r.used_at, proof: bytesOrNull(r.proof) };
   }
 
   /** Stores a new code; false if the code is already taken (the caller draws another). */
@@ -60,6 +64,11 @@ export class ClaimCodeTable {
   /** Marks the code used; false if it already was. */
   use(code: string, at: number): boolean {
     return this.#use.run(at, code).changes > 0;
+  }
+
+  /** Keeps the (verified) claim proof handed in for an unused code; false if the code is used or unknown. */
+  setProof(code: string, proof: Uint8Array): boolean {
+    return this.#proof.run(blob(proof), code).changes > 0;
   }
 
   /** At most once a minute: forgets codes that expired more than `keepMs` before `now`. */

@@ -23,12 +23,14 @@ export class OwnerTable {
   readonly #add: Stmt;
   readonly #end: Stmt;
   readonly #history: Stmt;
+  readonly #ownedBy: Stmt;
 
   constructor(db: Db) {
     this.#current = db.prepare("SELECT * FROM owners WHERE did = ? AND until IS NULL");
     this.#add = db.prepare("INSERT INTO owners (did, owner_kid, owner_key, since, via) VALUES (?, ?, ?, ?, ?)");
     this.#end = db.prepare("UPDATE owners SET until = ? WHERE did = ? AND until IS NULL");
     this.#history = db.prepare("SELECT * FROM owners WHERE did = ? ORDER BY id");
+    this.#ownedBy = db.prepare("SELECT did FROM owners WHERE owner_kid = ? AND until IS NULL ORDER BY since");
   }
 
   current(did: string): Owner | undefined {
@@ -45,6 +47,11 @@ export class OwnerTable {
   /** Ends the current ownership, if any (an authority's reset-owner); true if there was one. */
   end(did: string, at: number): boolean {
     return this.#end.run(at, did).changes > 0;
+  }
+
+  /** The devices `kid` currently owns (the owner portal's "My phones"). */
+  ownedBy(kid: Uint8Array): string[] {
+    return (this.#ownedBy.all(blob(kid)) as { did: string }[]).map((r) => r.did);
   }
 
   history(did: string): Owner[] {

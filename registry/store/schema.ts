@@ -191,4 +191,36 @@ export const MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX owners_current ON owners(did) WHERE until IS NULL;
   CREATE INDEX owners_kid ON owners(owner_kid);
   `,
+  // 5: the owner portal (docs/PORTAL.md): passkeys (WebAuthn credentials, W3C WebAuthn Level 2),
+  // single-use ceremony challenges, sign-in sessions, and the claim proof a handset hands in for
+  // its claim code (so the portal sees the claim complete without the owner copying it).
+  `
+  CREATE TABLE passkeys (
+    credential_id BLOB PRIMARY KEY,
+    kid           BLOB NOT NULL UNIQUE,        -- SHA-512(public_key)[0..16]: the owner kid it signs as
+    public_key    BLOB NOT NULL,               -- the credential's COSE_Key (RFC 9053), as registered
+    alg           INTEGER NOT NULL CHECK (alg IN (-7, -8)),   -- ES256, EdDSA
+    counter       INTEGER NOT NULL DEFAULT 0,  -- the authenticator's signature counter (WebAuthn §6.1.1)
+    name          TEXT NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL,
+    last_used_at  INTEGER
+  ) WITHOUT ROWID;
+
+  CREATE TABLE webauthn_challenges (
+    challenge  BLOB PRIMARY KEY,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'sign-in')),
+    issued_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX webauthn_challenges_issued ON webauthn_challenges(issued_at);
+
+  CREATE TABLE portal_sessions (
+    token_hash BLOB PRIMARY KEY,               -- SHA-256 of the cookie value
+    kid        BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX portal_sessions_expires ON portal_sessions(expires_at);
+
+  ALTER TABLE claim_codes ADD COLUMN proof BLOB;  -- a verified claim proof handed in for the code
+  `,
 ];

@@ -75,13 +75,21 @@ export async function staysStatus(s: Session, req: string, imei: string, want: S
   } while (performance.now() < end);
 }
 
+/** The owner each IMEI was claimed by in a session (claim below): a viewer when the target has no authority. */
+const owners = new WeakMap<Session, Map<string, SigningKey>>();
+
 /**
- * The open command of `imei` in the registry's public device view (PROTOCOL §6.2:
+ * The open command of `imei` in the registry's whole device view (PROTOCOL §6.2 "Device views":
  * `devices[].pendingCommand`, null or absent when none; docs/CONFORMANCE.md lists what the suite
- * reads beyond the standard interfaces), or undefined.
+ * reads beyond the standard interfaces), or undefined. The view is asked with a signed "view"
+ * request of the target's authority or, without one, of the owner that claimed the IMEI here.
+ * A refused view request fails the scenario: it is never read as "no command".
  */
 export async function pendingCommand(s: Session, imei: string): Promise<unknown> {
-  const a = await s.http.device(imei);
+  const viewer = s.target.authority ?? owners.get(s)?.get(imei)?.signer;
+  if (!viewer) throw new Error(`no key may read the device view of ${imei}: the target has no authority and the IMEI was not claimed in this session`);
+  const a = await s.http.device(imei, viewer);
+  if (a.status !== 200) throw new Error(`the registry refused the device view of ${imei}: HTTP ${a.status} ${JSON.stringify(a.body)}`);
   const devices = Array.isArray(a.body.devices) ? (a.body.devices as Record<string, unknown>[]) : [];
   return devices.map((d) => d.pendingCommand).find((p) => p !== null && p !== undefined);
 }
@@ -138,6 +146,8 @@ export async function claim(s: Session, h: Handset, owner: SigningKey): Promise<
   const code = await claimCode(s, h, owner);
   s.check("REQ-RG-01", code !== undefined, `the registry issued no claim code for ${h.imei}`);
   await accepted(s, "REQ-RG-01", owner.signer, { type: "claim", imei: h.imei, key: owner.coseKey, code: code!, proof: await h.claimProof(code!) });
+  if (!owners.has(s)) owners.set(s, new Map());
+  owners.get(s)!.set(h.imei, owner);
 }
 
 /** The next command the device's topic carries after `from` (as the registry published it). */

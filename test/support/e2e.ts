@@ -253,9 +253,9 @@ export class RegistryProcess {
     return this.#stderr;
   }
 
-  /** GET /antitheft/v1/devices/imei-<imei> (body; status 200 expected). */
+  /** The whole device view, by a signed "view" request of the world's authority (PROTOCOL.md §6.2 "Device views"). */
   async device(imei: string): Promise<DeviceView> {
-    const a = await this.client.device(imei);
+    const a = await this.client.device(imei, this.#o.world.authority.signer);
     if (a.status !== 200) throw new Error(`device view of ${imei}: HTTP ${a.status} ${JSON.stringify(a.body)}`);
     return a.body as unknown as DeviceView;
   }

@@ -24,6 +24,7 @@ import { DeviceTA, TA_STATE } from "../../agent/device-ta.js";
 import { TrustedApp } from "../../agent/trusted-app.js";
 import { TaError } from "../../agent/ta-errors.js";
 import { Registry, type RegistryOptions } from "../../registry/registry.js";
+import { RegistryClient } from "../../registry/client.js";
 import { signingKey, type SigningKey } from "../../registry/keys.js";
 import { MemoryLogger } from "../../agent/log.js";
 
@@ -476,6 +477,14 @@ export async function startHarness(over: Partial<RegistryOptions> = {}, ho: Harn
 export async function getJson(url: string): Promise<{ status: number; body: any; type: string | null }> {
   const r = await fetch(url);
   return { status: r.status, body: await r.json(), type: r.headers.get("content-type") };
+}
+
+/**
+ * The whole device view (PROTOCOL.md §6.2 "Device views": status, flags, lock state, presence,
+ * pending command), through a signed "view" request by `key`: a pinned authority or the owner.
+ */
+export function fullView(url: string, key: SigningKey, imei: string): Promise<{ status: number; body: any }> {
+  return new RegistryClient(url).device(imei, key.signer);
 }
 
 /** POST a request body (application/cose). */

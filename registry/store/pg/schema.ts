@@ -252,4 +252,35 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE owners DROP CONSTRAINT owners_via_check,
     ADD CONSTRAINT owners_via_check CHECK (via IN ('claim', 'transfer', 'reset'));
   `,
+  // 5: the owner portal (docs/PORTAL.md): passkeys, ceremony challenges, sessions, handed-in
+  // claim proofs.
+  `
+  CREATE TABLE passkeys (
+    credential_id BYTEA PRIMARY KEY,
+    kid           BYTEA NOT NULL UNIQUE,
+    public_key    BYTEA NOT NULL,
+    alg           INTEGER NOT NULL CHECK (alg IN (-7, -8)),
+    counter       BIGINT NOT NULL DEFAULT 0,
+    name          TEXT NOT NULL DEFAULT '',
+    created_at    BIGINT NOT NULL,
+    last_used_at  BIGINT
+  );
+
+  CREATE TABLE webauthn_challenges (
+    challenge  BYTEA PRIMARY KEY,
+    purpose    TEXT NOT NULL CHECK (purpose IN ('register', 'sign-in')),
+    issued_at  BIGINT NOT NULL
+  );
+  CREATE INDEX webauthn_challenges_issued ON webauthn_challenges(issued_at);
+
+  CREATE TABLE portal_sessions (
+    token_hash BYTEA PRIMARY KEY,
+    kid        BYTEA NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+  );
+  CREATE INDEX portal_sessions_expires ON portal_sessions(expires_at);
+
+  ALTER TABLE claim_codes ADD COLUMN proof BYTEA;
+  `,
 ];

@@ -44,6 +44,7 @@ export const NEGATIVE_CONTROLS: readonly NegativeControl[] = [
   { scenario: "foreign-audience", registry: R.ignoresAudience, violates: "REQ-SEC-12" },
   { scenario: "flood", registry: R.noLimits, violates: "REQ-SEC-13" },
   { scenario: "oem-out-of-range", registry: R.ignoresOemRanges, violates: "REQ-ID-06" },
+  { scenario: "public-check", registry: R.leakyViewGateway, violates: "REQ-NW-05" },
   { scenario: "hostile-payloads", handsets: H.crashesOnGarbage, violates: "REQ-SEC-07" },
   { scenario: "broker-restart", handsets: H.neverReconnects, violates: "REQ-RG-04" },
   { scenario: "registry-restart", registry: R.inMemory, violates: "REQ-RG-03" },

@@ -204,6 +204,47 @@ export const trustingGateway: RegistryCustomizer = {
   },
 };
 
+/**
+ * A web front that answers anyone's device view with the whole view, fetched with its own
+ * authority key (PROTOCOL.md §6.2 "Device views" leaked): owner, presence, lock state, commands.
+ */
+export const leakyViewGateway: RegistryCustomizer = {
+  name: "a gateway that shows anyone the whole device view, read with its authority key",
+  async front(registryUrl, site) {
+    const server = createServer((req, res) => {
+      void (async () => {
+        const body = await readBody(req);
+        const m = /^\/antitheft\/v1\/devices\/imei-(\d{15})$/.exec(req.url ?? "");
+        if (req.method === "GET" && m) {
+          const a = await fetch(`${registryUrl}/antitheft/v1/requests`, {
+            method: "POST",
+            body: Buffer.from(buildRequest(site.authority.signer, { type: "view", imei: m[1]! }, site.registryKey.kid)),
+            headers: { "content-type": "application/cose" },
+          });
+          const j = (await a.json()) as { view?: Record<string, unknown> };
+          res.writeHead(a.status, { "content-type": "application/json" });
+          return void res.end(JSON.stringify({ ok: a.ok, ...(j.view ?? j) }));
+        }
+        const a = await fetch(registryUrl + (req.url ?? "/"), {
+          method: req.method ?? "GET",
+          ...(req.method === "POST" ? { body: new Uint8Array(body), headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
+        });
+        res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
+        res.end(Buffer.from(await a.arrayBuffer()));
+      })().catch(() => {
+        res.writeHead(502);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
+    };
+  },
+};
+
 // ---- the ledger (REQ-LG, docs/LEDGER.md): broken through the registry's ledger tables --------
 
 function ledgerOf(r: Registry): Ledger {

@@ -6,7 +6,7 @@ import { enrolment, factoryReset, offlineTheft, ownerFound, rebootLocked, theftL
 import { clone, sealedState, secondEndorsement, tamperedMeasurement } from "./identity.js";
 import { forgedCommands, forgedRequests, forgedResults } from "./attacks.js";
 import { hostilePayloads } from "./hostile.js";
-import { claimHijack, clearRule } from "./ownership.js";
+import { claimHijack, clearRule, publicCheck } from "./ownership.js";
 import { flood, foreignAudience, oemOutOfRange, wholeDeviceFlag } from "./abuse.js";
 import { nonce } from "./nonce.js";
 import { brokerRestart, massBlock, registryRestart } from "./resilience.js";
@@ -32,6 +32,7 @@ export const SCENARIOS: readonly Scenario[] = [
   foreignAudience,
   flood,
   oemOutOfRange,
+  publicCheck,
   hostilePayloads,
   brokerRestart,
   registryRestart,

@@ -95,3 +95,36 @@ export const clearRule: Scenario = {
     s.step("the authority's reset-owner named the owner, who can report the phone");
   },
 };
+
+/** The only fields anyone without the owner's or an authority's key may read about an IMEI. */
+const PUBLIC_FIELDS = new Set(["ok", "imei", "flagged"]);
+
+export const publicCheck: Scenario = {
+  name: "public-check",
+  title: "The public check tells whether an IMEI is flagged, and nothing else",
+  reqs: ["REQ-NW-05"],
+  description:
+    "A claimed handset: GET /antitheft/v1/check/imei-<IMEI> answers {imei, flagged: false}, and the device view asked without a signature answers no more (no owner, presence, lock state or pending command). The owner's signed view request shows the lock state; a stranger's is refused. The owner reports it stolen: the check answers flagged: true, and still nothing else.",
+  async run(s: Session) {
+    const h = await s.handset();
+    await enrol(s, h);
+    const owner = s.owner();
+    await claim(s, h, owner);
+    const onlyPublic = async (flagged: boolean, when: string) => {
+      for (const [what, a] of [["the public check", await s.http.check(h.imei)], ["the unsigned device view", await s.http.device(h.imei)]] as const) {
+        s.check("REQ-NW-05", a.status === 200 && a.body.flagged === flagged && a.body.imei === h.imei, `${what} ${when}: expected flagged ${flagged}, got HTTP ${a.status} ${JSON.stringify(a.body)}`);
+        const extra = Object.keys(a.body).filter((k) => !PUBLIC_FIELDS.has(k));
+        s.check("REQ-NW-05", extra.length === 0, `${what} ${when} tells anyone more than whether the IMEI is flagged: ${extra.join(", ")}`);
+      }
+    };
+    await onlyPublic(false, "of a claimed phone");
+    const mine = await s.http.device(h.imei, owner.signer);
+    s.check("REQ-NW-05", mine.status === 200 && Array.isArray(mine.body.devices) && typeof (mine.body.devices as { lockState?: unknown }[])[0]?.lockState === "number", `the owner's signed view request: HTTP ${mine.status} ${JSON.stringify(mine.body)}`);
+    const stranger = await s.http.device(h.imei, s.owner().signer);
+    s.check("REQ-NW-05", stranger.status >= 400 && stranger.status < 500, `a stranger's signed view request was answered: HTTP ${stranger.status} ${JSON.stringify(stranger.body)}`);
+    s.step("unsigned: flagged or not, nothing else; the owner's signed view: the whole view; a stranger's: refused");
+    await accepted(s, "REQ-NW-05", owner.signer, { type: "report-stolen", imei: h.imei, message: "stolen", contact: "+15550100" });
+    await onlyPublic(true, "of a phone reported stolen");
+    s.step("reported stolen: flagged, and still nothing else");
+  },
+};
