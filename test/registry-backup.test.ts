@@ -41,7 +41,7 @@ describe("registry backup and restore", () => {
     registry = await RegistryProcess.start({ world, broker: broker.url, protocolVersion: 4, name: "bk" });
     phone = await Handset.provision(world, "phone", testImei(7, "35693805"));
     await phone.start(broker.url, 4);
-    await waitFor(async () => (await registry.client.device(phone.imei)).status === 200, "enrolment");
+    await waitFor(async () => (await registry.equipmentStatus(phone.imei)) === "WHITELISTED", "enrolment");
     assert.equal((await alice.claim(registry, phone)).status, 200);
   });
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { generateEd25519 } from "../attestation/index.js";
+import { generateEd25519, privateKeyToPem } from "../attestation/index.js";
 import { signingKey } from "../registry/keys.js";
 import { startAedes, type AedesHandle } from "./support/brokers.js";
 import { createWorld, Handset, Owner, RegistryProcess, runCli, testImei, waitFor, type World } from "./support/e2e.js";
@@ -75,7 +75,8 @@ describe("registry operations", () => {
   let link: Awaited<ReturnType<typeof relay>>;
   let registry: RegistryProcess;
   const alice = new Owner("alice");
-  const bob = new Owner("bob");
+  const bobPrivate = generateEd25519().privateKey;
+  const bob = new Owner("bob", signingKey(bobPrivate));
   let good: Handset;
   let wrong: Handset;
 
@@ -89,7 +90,7 @@ describe("registry operations", () => {
     const otherRegistry = signingKey(generateEd25519().privateKey);
     wrong = await Handset.provision({ ...world, registry: otherRegistry }, "wrong", testImei(2, "35693804"));
     for (const h of [good, wrong]) await h.start(broker.url, 4);
-    for (const h of [good, wrong]) await waitFor(async () => (await registry.client.device(h.imei)).status === 200, `${h.name} enrolled`);
+    for (const h of [good, wrong]) await waitFor(async () => (await registry.equipmentStatus(h.imei)) === "WHITELISTED", `${h.name} enrolled`);
     assert.equal((await alice.claim(registry, good)).status, 200);
     assert.equal((await bob.claim(registry, wrong)).status, 200);
   });
@@ -146,16 +147,20 @@ describe("registry operations", () => {
     await waitFor(async () => (await registry.device(good.imei)).devices[0]!.lockState === 2, "the good handset locked", 20_000);
     assert.equal(registry.find((e) => e.event === "alert.registry-key-rejected" && e.imei === good.imei).length, 0);
 
-    const view = (await registry.client.device(wrong.imei)).body as { devices: { lastResult: { status: string; error: { code: number; name: string; text: string } }; alerts: { kind: string }[] }[] };
+    // The whole view, as an authority reads it (PROTOCOL.md §6.2 "Device views").
+    const view = (await registry.device(wrong.imei)) as unknown as { devices: { lastResult: { status: string; error: { code: number; name: string; text: string } }; alerts: { kind: string }[] }[] };
     assert.equal(view.devices[0]!.lastResult.status, "REJECTED");
     assert.deepEqual(view.devices[0]!.lastResult.error.name, "ERR_CMD_SIGNATURE");
     assert.equal(view.devices[0]!.lastResult.error.code, -35);
     assert.deepEqual(view.devices[0]!.alerts.map((a) => a.kind), ["registry-key-rejected"]);
-    const goodView = (await registry.client.device(good.imei)).body as { devices: { lastResult: { status: string }; alerts: unknown[] }[] };
+    const goodView = (await registry.device(good.imei)) as unknown as { devices: { lastResult: { status: string }; alerts: unknown[] }[] };
     assert.equal(goodView.devices[0]!.lastResult.status, "SUCCEEDED");
     assert.deepEqual(goodView.devices[0]!.alerts, []);
 
-    const status = runCli(["owner", "status", "--registry", registry.url, "--imei", wrong.imei]);
+    // The owner reads the whole view with the key that owns the phone.
+    const bobKey = join(world.dir, "bob.key");
+    writeFileSync(bobKey, privateKeyToPem(bobPrivate), { mode: 0o600 });
+    const status = runCli(["owner", "status", "--registry", registry.url, "--imei", wrong.imei, "--key", bobKey]);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /last result: +lock \(sequence \d+\) REJECTED at .*: ERR_CMD_SIGNATURE \(-35\): the command is not signed by a provisioned registry key/);
     assert.match(status.stdout, /ALERT: +registry-key-rejected: .*provisioned with another registry key/);
@@ -204,7 +209,8 @@ describe("registry configuration", () => {
       await r.stop();
     }
     // The file alone (plus nothing on the command line) is enough to start it.
-    const alone = runCli(["registry", "--config", config, "--http", "256.0.0.1:1"]);
+    // (--insecure-http: plain HTTP off loopback is refused before listening otherwise, PROTOCOL.md §2.1.)
+    const alone = runCli(["registry", "--config", config, "--http", "256.0.0.1:1", "--insecure-http"]);
     assert.equal(alone.status, 1, "got past the flags: the bad --http address (from the command line) fails at listen");
     assert.match(alone.stderr, /E_START/);
   });

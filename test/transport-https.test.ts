@@ -41,7 +41,7 @@ after(async () => {
 
 test("with --tls-cert/--tls-key the registry serves HTTPS; a client trusting the CA gets its answers, others are refused by name", async () => {
   assert.match(registry.url, /^https:\/\/127\.0\.0\.1:\d+$/);
-  assert.ok(!registry.text.some((l) => /plain HTTP/.test(l)), "no plain-HTTP notice when serving HTTPS");
+  assert.equal(registry.find((e) => e.event === "registry.started")[0]?.notice, undefined, "no plain-HTTP notice when serving HTTPS");
   const client = new RegistryClient(registry.url, { fetch: fetchWithCa(caPem) });
   const a = await client.equipmentStatus(`imei-${testImei(901)}`);
   assert.equal(a.status, 404, "an IMEI never enrolled is unknown (TS 29.511), answered over HTTPS");
