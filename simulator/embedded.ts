@@ -56,6 +56,8 @@ export interface SiteOptions {
   readonly db?: string;
   /** The registry's MQTT transport identity for an mqtts:// broker (docs/PROTOCOL.md §2.1). */
   readonly mqttSecurity?: MqttSecurity;
+  /** Its ledger link's identity (CN at-l-<name>): with mutual TLS the registry's would make the two links one client. */
+  readonly ledgerMqttSecurity?: MqttSecurity;
 }
 
 export class EmbeddedSite {
@@ -158,6 +160,9 @@ export class EmbeddedSite {
             ledger: {
               federationKey: this.federationKey,
               name: this.name,
+              ...(this.options.ledgerMqttSecurity
+                ? { mqtt: { url: this.brokerUrl, name: this.name, protocolVersion: this.mqttVersion, factory: securedMqttFactory(this.options.ledgerMqttSecurity) } }
+                : {}),
               peers: this.ledgerPeers.map((k, i) => ({ publicKey: k.publicKey, name: `conformance-peer-${i + 1}` })),
             },
           }

@@ -8,6 +8,7 @@ import { Progress } from "./progress.js";
 import { runConformance, type RunAbout, type RunReport } from "./conformance/runner.js";
 import { formatTable, writeReports } from "./conformance/report.js";
 import { selectScenarios } from "./conformance/scenarios/index.js";
+import { labSiteOptions, type LabTls } from "./lab-tls.js";
 import { siteTarget, type TransportKind } from "./conformance/suite.js";
 
 export interface SimOptions {
@@ -28,6 +29,8 @@ export interface SimOptions {
   readonly progress?: Progress;
   /** Copied into the report: the tool, its version and commit, and its options. */
   readonly about?: RunAbout;
+  /** An mqtts:// broker: the harness's identity and the device CA (simulator/lab-tls.ts). */
+  readonly tls?: LabTls;
 }
 
 export interface SimResult {
@@ -42,10 +45,10 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
   const scenarios = selectScenarios(o.scenarios ?? "mass-block");
   // The ledger costs a signature per flag: kept only when a selected scenario tests it.
   const ledger = scenarios.some((s) => s.needs?.some((c) => c.startsWith("ledger")));
-  const site = await EmbeddedSite.start({ ...(o.broker ? { broker: o.broker } : {}), mqttVersion: o.mqttVersion ?? 4, ledger });
+  const site = await EmbeddedSite.start({ ...(o.broker ? { broker: o.broker } : {}), mqttVersion: o.mqttVersion ?? 4, ledger, ...(o.tls ? await labSiteOptions(o.tls) : {}) });
   try {
     const workers = o.workers ?? 0;
-    const base = siteTarget({ site, module: o.module, transport: o.transport ?? "lite" });
+    const base = siteTarget({ site, module: o.module, transport: o.transport ?? "lite", ...(o.tls ? { tls: o.tls } : {}) });
     const target = workers > 0
       ? {
           ...base,
@@ -56,6 +59,7 @@ export async function runSim(o: SimOptions): Promise<SimResult> {
             mqttVersion: site.mqttVersion,
             transport: "lite",
             oemPem: site.oemPem,
+            ...(o.tls ? { tlsCa: o.tls.deviceCa } : {}),
             onProgress: (stage, done) => progress.update(done, o.devices, stage),
           }),
         }

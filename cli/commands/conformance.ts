@@ -8,6 +8,7 @@ import { hexArg, loadTaModule, parseFlags } from "./device-common.js";
 import { privateKeyFromPem } from "../../attestation/index.js";
 import { loadPublicKey } from "../../registry/keys.js";
 import { checkRegistryKey } from "../preflight.js";
+import { LAB_TLS_FLAGS, LAB_TLS_USAGE, labTlsFromFlags } from "./lab-tls-flags.js";
 import { toolVersion } from "../version.js";
 
 const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
@@ -17,6 +18,7 @@ const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|
                               [--ranged-oem-key FILE:TAC]
                               [--ledger-peer-key FILE --ledger-peer-key FILE --federation-key HEX|FILE]]
                              [--driver MODULE] [--transport mqtt.js|lite] [--self-test] [--list]
+                             [--ca FILE --device-ca DIR --cert FILE --key FILE]
 
 Runs the conformance scenarios (docs/CONFORMANCE.md) and reports each requirement they check.
 Without --registry the reference registry runs in this process: on the embedded aedes broker
@@ -26,7 +28,8 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
 
   --report DIR         write summary.txt, conformance.json and junit.xml into DIR
   --scenario           scenario names, comma-separated, or "all" (default); see --list
-  --broker URL         an MQTT broker (mqtt://HOST:PORT); default: the embedded one
+  --broker URL         an MQTT broker (mqtt://HOST:PORT, or mqtts:// with the four flags below);
+                       default: the embedded one
   --mqtt-version       4 (MQTT 3.1.1, default) or 5: what the suite's clients and handsets speak
   --devices N          handsets in the mass block (default 20)
   --timeout MS         the longest wait for anything the protocol promises "soon" (default 5000)
@@ -54,6 +57,7 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --self-test          run the negative controls instead: broken handsets and registries the
                        suite must fail; exit 1 if any passes
   --list               list the scenarios and the requirements they check
+${LAB_TLS_USAGE}
 
 The suite's handsets take test IMEIs (TAC 00xxxxxx, GSMA TS.06 Reporting Body Identifier 00): a
 registry that pins the suite's OEM key with TAC ranges must allow 00000000-00999999, and its
@@ -120,6 +124,7 @@ export const conformance: Command = {
         transport: { type: "string" },
         "self-test": { type: "boolean" },
         list: { type: "boolean" },
+        ...LAB_TLS_FLAGS,
       },
       usage,
     );
@@ -154,6 +159,8 @@ export const conformance: Command = {
       if (!v.registry) throw new CliError("E_USAGE", "--ledger-peer-key and --federation-key are for --registry: the embedded registry federates with keys of its own", 2);
       if (peerKeys.length !== 2 || !v["federation-key"]) throw new CliError("E_USAGE", "the ledger scenarios need --ledger-peer-key twice (two member registries) and --federation-key", 2);
     }
+    const tls = labTlsFromFlags(v, v.broker);
+    if (tls && v["self-test"]) throw new CliError("E_USAGE", "--self-test runs on the embedded broker: leave out --broker and the TLS flags", 2);
     const module = await loadTaModule();
 
     if (v["self-test"]) {
@@ -183,6 +190,7 @@ export const conformance: Command = {
       }
     };
     const { EmbeddedSite } = await import("../../simulator/embedded.js");
+    const { TlsVirtualHandsetDriver, labSiteOptions } = await import("../../simulator/lab-tls.js");
     const { WorkerFleet } = await import("../../simulator/fleet.js");
     const { Progress } = await import("../../simulator/progress.js");
 
@@ -206,8 +214,12 @@ export const conformance: Command = {
           ? { peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const, federationKey: federationKeyArg(v["federation-key"]) }
           : undefined;
         const ctx = { brokerUrl: v.broker, mqttVersion: mqttVersion as 4 | 5, module, ...(measurement ? { measurement } : {}) };
-        const driver = v.driver ? await loadDriver(v.driver, ctx) : virtualDriver(module, v.broker, mqttVersion, measurement ? { measurement } : {}, transport);
-        target = externalTarget({
+        const driver = v.driver
+          ? await loadDriver(v.driver, ctx)
+          : tls
+            ? new TlsVirtualHandsetDriver(v.broker, tls, { module, mqttVersion, ...(measurement ? { measurement } : {}) })
+            : virtualDriver(module, v.broker, mqttVersion, measurement ? { measurement } : {}, transport);
+        const external = externalTarget({
           brokerUrl: v.broker,
           mqttVersion,
           registryUrl: v.registry,
@@ -223,14 +235,15 @@ export const conformance: Command = {
           workers,
           module,
         });
+        target = tls ? { ...external, brokerSecurity: tls.harness } : external;
       } else {
-        site = await EmbeddedSite.start({ ...(v.broker ? { broker: v.broker } : {}), mqttVersion, ledger: true });
+        site = await EmbeddedSite.start({ ...(v.broker ? { broker: v.broker } : {}), mqttVersion, ledger: true, ...(tls ? await labSiteOptions(tls) : {}) });
         const s = site;
         const ctx = { brokerUrl: s.brokerUrl, mqttVersion: s.mqttVersion, module, measurement: s.acceptedMeasurement };
         const driver = v.driver ? await loadDriver(v.driver, ctx) : undefined;
-        const base = siteTarget({ site: s, module, transport, ...(driver ? { driver } : {}) });
+        const base = siteTarget({ site: s, module, transport, ...(driver ? { driver } : {}), ...(tls ? { tls } : {}) });
         target = workers > 0
-          ? { ...base, fleet: WorkerFleet.factory({ workers, module, brokerUrl: s.brokerUrl, mqttVersion: s.mqttVersion, transport: "lite", oemPem: s.oemPem }) }
+          ? { ...base, fleet: WorkerFleet.factory({ workers, module, brokerUrl: s.brokerUrl, mqttVersion: s.mqttVersion, transport: "lite", oemPem: s.oemPem, ...(tls ? { tlsCa: tls.deviceCa } : {}) }) }
           : base;
       }
       const progress = new Progress();

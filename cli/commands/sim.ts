@@ -1,11 +1,13 @@
 // `antitheft sim`: a fleet of virtual handsets against the reference registry (simulator/sim.ts).
 import type { Command } from "../command.js";
 import { CliError } from "../command.js";
+import { LAB_TLS_FLAGS, LAB_TLS_USAGE, labTlsFromFlags } from "./lab-tls-flags.js";
 import { toolVersion } from "../version.js";
 import { loadTaModule, parseFlags, required } from "./device-common.js";
 
 const usage = `Usage: antitheft sim --devices N [--broker URL] [--mqtt-version 4|5] [--scenario NAME|all]
                      [--report DIR] [--workers K] [--transport lite|mqtt.js] [--timeout MS]
+                     [--ca FILE --device-ca DIR --cert FILE --key FILE]
 
 Simulates N handsets - each its own Trusted App instance, sealed state and agent - against the
 reference registry, in this process. Without --broker it starts the embedded aedes broker (MQTT
@@ -15,7 +17,7 @@ each one must lock); "all" runs every conformance scenario, the mass block with 
 Prints a progress bar with live counts, then a table and percentiles (docs/CONFORMANCE.md).
 
   --devices N       handsets (required)
-  --broker URL      an MQTT broker (mqtt://HOST:PORT); see docs/CONFORMANCE.md for Mosquitto,
+  --broker URL      an MQTT broker (mqtt://HOST:PORT, or mqtts:// with the four flags below); see docs/CONFORMANCE.md for Mosquitto,
                     EMQX, HiveMQ and VerneMQ settings that matter at scale
   --mqtt-version    4 (MQTT 3.1.1, default) or 5
   --scenario        scenario names, comma-separated, or all (default mass-block)
@@ -23,6 +25,7 @@ Prints a progress bar with live counts, then a table and percentiles (docs/CONFO
   --workers K       worker threads for the fleet (default: 2 from 500 handsets, else 0)
   --transport       MQTT client of handsets in this thread: lite (default) or mqtt.js
   --timeout MS      the longest wait for anything the protocol promises "soon" (default 5000)
+${LAB_TLS_USAGE}
 
 Exit status: 0 when every scenario passed, 1 otherwise, 2 on a usage error.`;
 
@@ -42,6 +45,7 @@ export const sim: Command = {
         workers: { type: "string" },
         transport: { type: "string" },
         timeout: { type: "string" },
+        ...LAB_TLS_FLAGS,
       },
       usage,
     );
@@ -62,10 +66,13 @@ export const sim: Command = {
     } catch (e) {
       throw new CliError("E_USAGE", (e as Error).message, 2);
     }
+    const tls = labTlsFromFlags(v, v.broker);
+    if (tls && transport !== "lite") throw new CliError("E_USAGE", "an mqtts:// fleet runs on the lite transport", 2);
     const module = await loadTaModule();
     const { runSim } = await import("../../simulator/sim.js");
     const r = await runSim({
       about: { tool: { name: "antitheft sim", ...toolVersion() }, options: { ...v } },
+      ...(tls ? { tls } : {}),
       module,
       devices,
       ...(v.broker ? { broker: v.broker } : {}),

@@ -1,6 +1,7 @@
 // The suite's eyes and hands on the broker: one MQTT client that records the protocol's traffic
 // (PROTOCOL §3, both directions) and, playing an attacker, publishes on any topic. On a broker
 // with ACLs it needs read and write on at/v1/# (docs/CONFORMANCE.md).
+import { mqttSecurityOptions, type MqttSecurity } from "../../transport/mqtt-options.js";
 import mqtt, { type MqttClient } from "mqtt";
 import { parseDeviceTopic, type DeviceTopicKind } from "../../protocol/messages.js";
 
@@ -31,8 +32,9 @@ export class Observer {
   }
 
   /** Connects with a clean session and subscribes (QoS 1) to `topics` (default: every device topic). */
-  static async connect(url: string, mqttVersion: 4 | 5, topics: readonly string[] = ["at/v1/d/+/+"]): Promise<Observer> {
+  static async connect(url: string, mqttVersion: 4 | 5, topics: readonly string[] = ["at/v1/d/+/+"], security?: MqttSecurity): Promise<Observer> {
     const client = await mqtt.connectAsync(url, {
+      ...mqttSecurityOptions(url, security),
       clientId: `at-conformance-${Math.random().toString(16).slice(2, 10)}`,
       protocolVersion: mqttVersion,
       clean: true,

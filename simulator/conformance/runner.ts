@@ -73,7 +73,7 @@ export async function runConformance(o: RunOptions): Promise<RunReport> {
   const startedAt = new Date().toISOString();
   const imeis = o.imeis ?? new ImeiSource();
   const caps = capabilitiesOf(o.target);
-  const observer = await Observer.connect(o.target.brokerUrl, o.target.mqttVersion);
+  const observer = await Observer.connect(o.target.brokerUrl, o.target.mqttVersion, undefined, o.target.brokerSecurity);
   const verdicts: Verdict[] = [];
   try {
     for (const sc of o.scenarios) {

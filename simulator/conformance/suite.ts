@@ -5,6 +5,7 @@ import { liteTransport } from "../mqtt-lite.js";
 import type { EmbeddedSite } from "../embedded.js";
 import { VirtualHandsetDriver, type VirtualHandsetOptions } from "../handset.js";
 import type { HandsetDriver, Target } from "./target.js";
+import { TlsVirtualHandsetDriver, type LabTls } from "../lab-tls.js";
 import { tamperLedgerFile } from "./ledger-tamper.js";
 import { tamperLedgerPostgres } from "./ledger-tamper-pg.js";
 import { isPostgresUrl } from "../../registry/store.js";
@@ -21,6 +22,8 @@ export interface SiteTargetOptions {
   /** Restarts an external broker (the embedded one restarts itself). */
   readonly restartBroker?: () => Promise<void>;
   readonly name?: string;
+  /** An mqtts:// broker: the harness's identity and the device CA for the handsets (simulator/lab-tls.ts). */
+  readonly tls?: LabTls;
 }
 
 export type TransportKind = "mqtt.js" | "lite";
@@ -38,11 +41,14 @@ export function virtualDriver(module: WebAssembly.Module, brokerUrl: string, mqt
 
 export function siteTarget(o: SiteTargetOptions): Target {
   const { site } = o;
-  const driver = o.driver ?? virtualDriver(o.module, site.brokerUrl, site.mqttVersion, { measurement: site.acceptedMeasurement, ...o.handsets }, o.transport);
+  const driver = o.driver ?? (o.tls
+    ? new TlsVirtualHandsetDriver(site.brokerUrl, o.tls, { module: o.module, mqttVersion: site.mqttVersion, measurement: site.acceptedMeasurement, ...o.handsets })
+    : virtualDriver(o.module, site.brokerUrl, site.mqttVersion, { measurement: site.acceptedMeasurement, ...o.handsets }, o.transport));
   const restartBroker = o.restartBroker ?? (site.broker ? () => site.broker!.restart() : undefined);
   return {
     name: o.name ?? `reference registry (${site.broker ? "embedded aedes" : site.brokerUrl}, MQTT ${site.mqttVersion === 5 ? "5" : "3.1.1"})`,
     brokerUrl: site.brokerUrl,
+    ...(o.tls ? { brokerSecurity: o.tls.harness } : {}),
     mqttVersion: site.mqttVersion,
     registryUrl: () => site.registryUrl(),
     registryPublic: site.registryKey.publicKey,

@@ -6,6 +6,7 @@
 // third-party registry by its URL and the keys it pins.
 import type { Signer } from "../../attestation/cose/sign1.js";
 import type { SigningKey } from "../../registry/keys.js";
+import type { MqttSecurity } from "../../transport/mqtt-options.js";
 
 /** Optional abilities a scenario may need; a target without one gets the scenario skipped. */
 export type Capability =
@@ -151,6 +152,8 @@ export interface Target {
   /** A human-readable description for reports. */
   readonly name: string;
   readonly brokerUrl: string;
+  /** The harness's transport identity on an mqtts:// broker (the lab identity, PROTOCOL.md §2.1). */
+  readonly brokerSecurity?: MqttSecurity;
   /** 4 = MQTT 3.1.1, 5 = MQTT 5: what the suite's own clients speak. */
   readonly mqttVersion: 4 | 5;
   /** Base URL of the registry's HTTP interface (may change across restarts). */
