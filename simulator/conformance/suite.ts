@@ -59,7 +59,9 @@ export function siteTarget(o: SiteTargetOptions): Target {
     ...(restartBroker ? { restartBroker } : {}),
     restartRegistry: () => site.restartRegistry(),
     // The embedded registry federates with the suite's peers, and its database file is at hand.
-    ...(site.options.ledger
+    // The peers the suite plays connect without a transport identity: over mutual TLS the
+    // ledger scenarios are skipped (docs/CONFORMANCE.md "Over mutual TLS").
+    ...(site.options.ledger && !o.tls
       ? {
           ledger: { peers: site.ledgerPeers, federationKey: site.federationKey },
           tamperLedger: async () => (isPostgresUrl(site.dbPath) ? tamperLedgerPostgres(site.dbPath) : tamperLedgerFile(site.dbPath)),
