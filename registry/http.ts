@@ -24,6 +24,7 @@ import { handleRequest, handleWebAuthnRequest } from "./requests.js";
 import { handInClaimProof } from "./claim-proofs.js";
 import { sessionKid } from "./portal/session.js";
 import { PORTAL_API, portalApi } from "./portal/api.js";
+import { readBytes } from "./portal/io.js";
 import { PORTAL_PREFIX, servePortalFile } from "./portal/pages.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { MAX_REQUEST_BYTES } from "./request-codec.js";
@@ -54,27 +55,6 @@ function problem(res: ServerResponse, status: number, cause: string, detail: str
 function fail(res: ServerResponse, e: unknown): void {
   const err = asRegistryError(e);
   send(res, err.httpStatus, { ok: false, code: err.code, message: err.message });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    if (Number.isFinite(declared) && declared > limit) return reject(new RegistryError("E_TOO_LARGE"));
-    const chunks: Buffer[] = [];
-    let n = 0;
-    req.on("data", (c: Buffer) => {
-      n += c.length;
-      if (n > limit) {
-        req.removeAllListeners("data");
-        req.resume();
-        reject(new RegistryError("E_TOO_LARGE"));
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(new Uint8Array(Buffer.concat(chunks))));
-    req.on("error", reject);
-  });
 }
 
 function eir(ctx: Context, url: URL, res: ServerResponse): void {
@@ -112,7 +92,7 @@ async function route(ctx: Context, ops: OpsSources, req: IncomingMessage, res: S
     if (method !== "POST") throw new RegistryError("E_METHOD", "use POST");
     const type = String(req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
     if (type !== "application/cose" && type !== "application/json") throw new RegistryError("E_MEDIA_TYPE");
-    const body = await readBody(req, MAX_REQUEST_BYTES);
+    const body = await readBytes(req, MAX_REQUEST_BYTES);
     return send(res, 200, await (type === "application/json" ? handleWebAuthnRequest(ctx, body) : handleRequest(ctx, body)));
   }
   if (url.pathname === IDENTITY_PATH) {
@@ -139,7 +119,7 @@ async function route(ctx: Context, ops: OpsSources, req: IncomingMessage, res: S
   }
   if (url.pathname === CLAIM_PROOFS_PATH) {
     if (method !== "POST") throw new RegistryError("E_METHOD", "use POST");
-    return send(res, 200, await handInClaimProof(ctx, await readBody(req, MAX_REQUEST_BYTES)));
+    return send(res, 200, await handInClaimProof(ctx, await readBytes(req, MAX_REQUEST_BYTES)));
   }
   if (url.pathname === "/" && method === "GET") {
     res.writeHead(302, { location: PORTAL_PREFIX, "content-length": 0 });

@@ -26,7 +26,8 @@ export function hasMosquitto(): boolean {
   return spawnSync("sh", ["-c", "command -v mosquitto"], { stdio: "ignore" }).status === 0;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback (bound and released; another process may take it before use). */
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
   const { port } = s.address() as AddressInfo;

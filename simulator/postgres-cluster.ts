@@ -5,19 +5,11 @@
 // runuser.
 import { execFile } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => (s.once("error", reject), s.listen(0, "127.0.0.1", () => resolve())));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { freePort } from "./broker-process.js";
 
 const run = promisify(execFile);
 
@@ -62,15 +54,8 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
   let stopped = false;
   return {
     url,
-    async createDb(name = `t${process.pid}_${++counter}_${Date.now() % 1e6}`) {
-      const c = new pg.Client(url);
-      await c.connect();
-      try {
-        await c.query(`CREATE DATABASE ${name}`);
-      } finally {
-        await c.end();
-      }
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    createDb(name = `t${process.pid}_${++counter}_${Date.now() % 1e6}`) {
+      return createDatabase(url, name);
     },
     async stop() {
       if (stopped) return;
@@ -81,3 +66,14 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
   };
 }
 
+/** Creates database `name` on the cluster of `url` (any database URL of it); answers its URL. */
+export async function createDatabase(url: string, name: string): Promise<string> {
+  const c = new pg.Client(url);
+  await c.connect();
+  try {
+    await c.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await c.end();
+  }
+  return url.replace(/\/[^/]*$/, `/${name}`);
+}

@@ -6,13 +6,13 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, createConnection, type AddressInfo } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { initPki, issueFromDir, loadCa } from "../transport/pki-dir.js";
 import type { CaMaterial } from "../transport/pki.js";
-import type { BrokerProcess } from "./broker-process.js";
+import { freePort, type BrokerProcess } from "./broker-process.js";
 
 /** deploy/mosquitto/ in the package. */
 export const DEPLOY_MOSQUITTO = fileURLToPath(new URL("../../deploy/mosquitto/", import.meta.url));
@@ -36,14 +36,6 @@ export interface SecureBrokerProcess extends BrokerProcess {
   readonly dir: string;
   readonly caFile: string;
   readonly ca: CaMaterial;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Mosquitto with deploy/mosquitto/mosquitto.conf and the given ACL file, on a free loopback port. */

@@ -11,22 +11,8 @@ import { join } from "node:path";
 import { generateEd25519, privateKeyToPem } from "../attestation/index.js";
 import { signingKey } from "../registry/keys.js";
 import { startAedes, type AedesHandle } from "./support/brokers.js";
-import { createWorld, Handset, Owner, RegistryProcess, runCli, testImei, waitFor, type World } from "./support/e2e.js";
+import { createWorld, Handset, Owner, RegistryProcess, runCli, testImei, twice, waitFor, type World } from "./support/e2e.js";
 
-
-/**
- * Runs an HTTP exchange, once more if the connection was found closed before the request was
- * read: under load the client may reuse a keep-alive socket the server has just closed
- * (keepAliveTimeout). The registry never saw that request, so sending it again is safe.
- */
-async function twice<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (!/other side closed|ECONNRESET|socket hang up/.test(String((e as Error)?.message ?? e))) throw e;
-    return f();
-  }
-}
 
 async function get(url: string): Promise<{ status: number; type: string; text: string }> {
   const r = await fetch(url);

@@ -504,3 +504,17 @@ export class Observer {
     await this.client.endAsync(true);
   }
 }
+
+/**
+ * Runs an HTTP exchange, once more if the connection was found closed before the request was
+ * read: under load the client may reuse a keep-alive socket the server has just closed
+ * (keepAliveTimeout). The registry never saw that request, so sending it again is safe.
+ */
+export async function twice<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!/other side closed|ECONNRESET|socket hang up/.test(String((e as Error)?.message ?? e))) throw e;
+    return f();
+  }
+}

@@ -5,8 +5,7 @@
 // harness (registry-sim.ts) put each registry in a fresh database of that cluster instead of a
 // SQLite file: that is how the registry suites run on both backends (registry-postgres.test.ts).
 import type { TestContext } from "node:test";
-import pg from "pg";
-import { postgresBin } from "../../simulator/postgres-cluster.js";
+import { createDatabase, postgresBin } from "../../simulator/postgres-cluster.js";
 
 export { postgresBin, startPostgres, type PgCluster } from "../../simulator/postgres-cluster.js";
 
@@ -28,12 +27,5 @@ export async function registryDb(sqlitePath: string): Promise<string> {
   const base = process.env.ANTITHEFT_TEST_PG;
   if (!base) return sqlitePath;
   const name = `h${process.pid}_${++counter}_${Math.floor(Math.random() * 1e9)}`;
-  const c = new pg.Client(base);
-  await c.connect();
-  try {
-    await c.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await c.end();
-  }
-  return base.replace(/\/[^/]*$/, `/${name}`);
+  return createDatabase(base, name);
 }
