@@ -5,7 +5,6 @@ import { parentPort } from "node:worker_threads";
 import { createPrivateKey } from "node:crypto";
 import { createSecureContext, type SecureContext } from "node:tls";
 import { nodeSigner } from "../attestation/index.js";
-import { mqttTransport } from "../agent/mqtt-link.js";
 import type { Logger } from "../agent/log.js";
 import { VirtualHandsetDriver, type VirtualHandset } from "./handset.js";
 import { liteTransport, type LiteTls } from "./mqtt-lite.js";
@@ -67,7 +66,8 @@ async function init(o: FleetInit): Promise<void> {
       },
     };
   }
-  const transport = o.transport === "lite" ? liteTransport(o.brokerUrl, tls) : mqttTransport(o.brokerUrl);
+  // MQTT.js is loaded only by a worker that uses it (a few MiB of code and heap per worker).
+  const transport = o.transport === "lite" ? liteTransport(o.brokerUrl, tls) : (await import("../agent/mqtt-link.js")).mqttTransport(o.brokerUrl);
   const driver = new VirtualHandsetDriver({
     module: o.module,
     transport,
@@ -106,10 +106,12 @@ async function powerOn(concurrency: number): Promise<void> {
   post({ op: "powered" });
 }
 
-function counts(): ToMain {
+function counts(collect: boolean): ToMain {
+  if (collect) (globalThis as { gc?: () => void }).gc?.();
   let connected = 0;
   for (const h of handsets) if (h.online) connected++;
-  return { op: "counts", connected, attested, heapUsed: process.memoryUsage().heapUsed };
+  const m = process.memoryUsage();
+  return { op: "counts", connected, attested, heapUsed: m.heapUsed, external: m.external };
 }
 
 port.on("message", (m: ToWorker) => {
@@ -117,7 +119,7 @@ port.on("message", (m: ToWorker) => {
     try {
       if (m.op === "init") await init(m.init);
       else if (m.op === "powerOn") await powerOn(m.concurrency);
-      else if (m.op === "counts") post(counts());
+      else if (m.op === "counts") post(counts(m.collect ?? false));
       else if (m.op === "stop") {
         await Promise.allSettled(handsets.map((h) => h.powerOff(false)));
         flushLocks();

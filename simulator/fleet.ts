@@ -23,13 +23,13 @@ export interface FleetInit {
   readonly tlsCa?: { readonly certPem: string; readonly keyPem: string };
 }
 
-export type ToWorker = { op: "init"; init: FleetInit } | { op: "powerOn"; concurrency: number } | { op: "counts" } | { op: "stop" };
+export type ToWorker = { op: "init"; init: FleetInit } | { op: "powerOn"; concurrency: number } | { op: "counts"; collect?: boolean } | { op: "stop" };
 export type ToMain =
   | { op: "provisioned"; members: FleetMember[] }
   | { op: "progress"; stage: "provisioned" | "booted"; done: number }
   | { op: "powered" }
   | { op: "locked"; events: { did: string; at: number }[] }
-  | { op: "counts"; connected: number; attested: number; heapUsed: number }
+  | { op: "counts"; connected: number; attested: number; heapUsed: number; external: number }
   | { op: "stopped" }
   | { op: "error"; message: string };
 
@@ -176,11 +176,16 @@ export class WorkerFleet implements Fleet {
     return this.#locks.get(did);
   }
 
-  /** Connected handsets and answered challenges, summed over the workers. */
-  async counts(): Promise<{ connected: number; attested: number; heapUsed: number }> {
-    const all = await Promise.all(this.#remotes.map((r) => r.ask({ op: "counts" }, "counts")));
-    const sum = { connected: 0, attested: 0, heapUsed: 0 };
-    for (const c of all) if (c.op === "counts") (sum.connected += c.connected), (sum.attested += c.attested), (sum.heapUsed += c.heapUsed);
+  /**
+   * Connected handsets and answered challenges, summed over the workers, with the workers' live
+   * JavaScript heaps and the memory V8 knows of outside them (wasm memories, buffers). `collect`:
+   * each worker first runs a full garbage collection (when node runs with --expose-gc), so a
+   * memory figure counts what the handsets hold, not garbage a worker has yet to collect.
+   */
+  async counts(collect = false): Promise<{ connected: number; attested: number; heapUsed: number; external: number }> {
+    const all = await Promise.all(this.#remotes.map((r) => r.ask({ op: "counts", collect }, "counts")));
+    const sum = { connected: 0, attested: 0, heapUsed: 0, external: 0 };
+    for (const c of all) if (c.op === "counts") (sum.connected += c.connected), (sum.attested += c.attested), (sum.heapUsed += c.heapUsed), (sum.external += c.external);
     return sum;
   }
 

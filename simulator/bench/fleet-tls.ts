@@ -10,11 +10,16 @@
 //   fleet_tls_kib_per_device       (rss with the TLS fleet enrolled - rss before it) / devices
 //   fleet_plain_kib_per_device     the same for the plain fleet (same size, same run)
 //   fleet_tls_overhead_kib_per_device  the difference
-//   fleet_tls_js_heap_kib_per_device   the workers' JavaScript heaps / devices (TLS fleet; plain: fleet_plain_js_heap_*)
+//   fleet_tls_js_heap_kib_per_device   the workers' live JavaScript heaps / devices (TLS fleet; plain: fleet_plain_js_heap_*)
+//   fleet_tls_external_kib_per_device  what the workers' V8 counts outside its heap (the TAs' wasm
+//                                  memories, buffers) / devices (plain: fleet_plain_external_*)
+//   fleet_tls_registry_heap_kib_per_device  the registry's (main thread's) heap growth / devices
 //   fleet_tls_enrol_s              power-on until the registry enrolled the last handset (TLS)
 //   fleet_tls_broker_rss_mb        the TLS broker's resident memory
 // Memory is the process's resident set; each fleet is measured after the previous one is stopped
-// and collected (global.gc when node runs with --expose-gc). Prints figures only; asserts nothing.
+// and collected, the main thread and every worker (global.gc: `npm run bench` runs node with
+// --expose-gc; without it the figures include garbage, and the section says so). Prints figures
+// only; asserts nothing.
 import { performance } from "node:perf_hooks";
 import { TrustedApp } from "../../agent/trusted-app.js";
 import type { Logger } from "../../agent/log.js";
@@ -34,6 +39,8 @@ const round = (x: number, d = 1) => Number(x.toFixed(d));
 interface FleetRun {
   readonly kibPerDevice: number;
   readonly heapKibPerDevice: number;
+  readonly externalKibPerDevice: number;
+  readonly registryHeapKibPerDevice: number;
   readonly enrolS: number;
   readonly brokerRssMb: number;
 }
@@ -66,7 +73,7 @@ async function runFleet(n: number, workers: number, module: WebAssembly.Module, 
   let fleet: WorkerFleet | undefined;
   try {
     await settle();
-    const rss0 = process.memoryUsage().rss;
+    const { rss: rss0, heapUsed: registryHeap0 } = process.memoryUsage();
     const src = new ImeiSource();
     const imeis = Array.from({ length: n }, () => src.next());
     fleet = await WorkerFleet.create(imeis, {
@@ -82,11 +89,18 @@ async function runFleet(n: number, workers: number, module: WebAssembly.Module, 
     const enrolS = (performance.now() - t) / 1000;
     let counts = await fleet.counts();
     for (const end = performance.now() + 15_000; counts.connected < n && performance.now() < end; counts = await fleet.counts()) await new Promise((r) => setTimeout(r, 250));
+    counts = await fleet.counts(true);
     await settle();
-    counts = await fleet.counts();
-    const rss1 = process.memoryUsage().rss;
+    const { rss: rss1, heapUsed: registryHeap1 } = process.memoryUsage();
     log(`${secure ? "mutual TLS" : "plain MQTT"}: ${enrolled} enrolled in ${round(enrolS)} s; ${counts.connected} connected; rss +${Math.round((rss1 - rss0) / 2 ** 20)} MiB; broker rss ${Math.round(broker.rssKiB() / 1024)} MiB`);
-    return { kibPerDevice: (rss1 - rss0) / 1024 / n, heapKibPerDevice: counts.heapUsed / 1024 / n, enrolS, brokerRssMb: Math.round(broker.rssKiB() / 1024) };
+    return {
+      kibPerDevice: (rss1 - rss0) / 1024 / n,
+      heapKibPerDevice: counts.heapUsed / 1024 / n,
+      externalKibPerDevice: counts.external / 1024 / n,
+      registryHeapKibPerDevice: (registryHeap1 - registryHeap0) / 1024 / n,
+      enrolS,
+      brokerRssMb: Math.round(broker.rssKiB() / 1024),
+    };
   } finally {
     await fleet?.close().catch(() => undefined);
     await site.stop().catch(() => undefined);
@@ -100,6 +114,7 @@ export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
     log("skipped: needs mosquitto (apt-get install mosquitto)");
     return { fleet_tls_skipped: "needs mosquitto" };
   }
+  if (typeof (globalThis as { gc?: unknown }).gc !== "function") log("node runs without --expose-gc: the memory figures include uncollected garbage");
   const n = Number(process.env.ANTITHEFT_BENCH_FLEET_TLS_DEVICES ?? 2000);
   if (!Number.isInteger(n) || n < 1) throw new RangeError("ANTITHEFT_BENCH_FLEET_TLS_DEVICES must be a positive integer");
   const workers = Number(process.env.ANTITHEFT_BENCH_FLEET_WORKERS ?? 2);
@@ -114,6 +129,10 @@ export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
     fleet_tls_overhead_kib_per_device: round(tls.kibPerDevice - plain.kibPerDevice),
     fleet_tls_js_heap_kib_per_device: round(tls.heapKibPerDevice),
     fleet_plain_js_heap_kib_per_device: round(plain.heapKibPerDevice),
+    fleet_tls_external_kib_per_device: round(tls.externalKibPerDevice),
+    fleet_plain_external_kib_per_device: round(plain.externalKibPerDevice),
+    fleet_tls_registry_heap_kib_per_device: round(tls.registryHeapKibPerDevice),
+    fleet_plain_registry_heap_kib_per_device: round(plain.registryHeapKibPerDevice),
     fleet_tls_enrol_s: round(tls.enrolS),
     fleet_tls_broker_rss_mb: tls.brokerRssMb,
   };
