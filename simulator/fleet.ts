@@ -3,6 +3,8 @@
 // on the lean MQTT client, so both cores work and the main thread stays free for the registry
 // and the suite. One compiled TA module is shared with every worker (structured clone of a
 // WebAssembly.Module shares the compiled code) and instantiated once per handset boot.
+// Each worker's young generation is capped (youngGenerationMb): V8 otherwise grows it to tens
+// of MiB per worker under the enrolment burst and keeps it resident, memory no handset holds.
 import { Worker } from "node:worker_threads";
 import type { Fleet, FleetFactory, FleetMember, Handset, HandsetDriver, ProvisionSpec } from "./conformance/target.js";
 
@@ -61,11 +63,20 @@ export async function driverFleet(driver: HandsetDriver, imeis: readonly string[
   };
 }
 
+/** Default cap on a fleet worker's young generation, MiB (see WorkerFleetOptions.youngGenerationMb). */
+export const DEFAULT_YOUNG_GENERATION_MB = 8;
+
 export interface WorkerFleetOptions extends Omit<FleetInit, "imeis"> {
   /** Worker threads (default 2). */
   readonly workers?: number;
   /** Handsets each worker boots at once (default 64). */
   readonly concurrency?: number;
+  /**
+   * Cap on each worker's young generation, MiB (Worker resourceLimits.maxYoungGenerationSizeMb;
+   * default DEFAULT_YOUNG_GENERATION_MB). A handset's objects live long or die at once, so a
+   * small young generation costs a few more scavenges and saves resident memory.
+   */
+  readonly youngGenerationMb?: number;
   readonly onProgress?: (stage: "provisioned" | "booted", done: number) => void;
 }
 
@@ -121,7 +132,9 @@ export class WorkerFleet implements Fleet {
     const k = Math.max(1, Math.min(o.workers ?? 2, imeis.length));
     const fleet = new WorkerFleet(o, []);
     for (let i = 0; i < k; i++) {
-      const worker = new Worker(new URL("./fleet-worker.js", import.meta.url));
+      const worker = new Worker(new URL("./fleet-worker.js", import.meta.url), {
+        resourceLimits: { maxYoungGenerationSizeMb: o.youngGenerationMb ?? DEFAULT_YOUNG_GENERATION_MB },
+      });
       const r: Remote = new Remote(worker, (m) => fleet.#onMessage(r, m));
       fleet.#remotes.push(r);
       fleet.#progress.set(r, { provisioned: 0, booted: 0 });
