@@ -16,6 +16,10 @@
 //   fleet_tls_registry_heap_kib_per_device  the registry's (main thread's) heap growth / devices
 //   fleet_tls_enrol_s              power-on until the registry enrolled the last handset (TLS)
 //   fleet_tls_broker_rss_mb        the TLS broker's resident memory
+//   fleet_part_*_kib               one handset's parts, each measured alone in this thread, n at a
+//                                  time (ANTITHEFT_BENCH_FLEET_PARTS, default 500; fleet-memory.ts):
+//                                  ta (a booted TA session), tls_context (its SecureContext),
+//                                  tls_connection and tcp_connection (to the broker, CONNECT answered)
 // Memory is the process's resident set; each fleet is measured after the previous one is stopped
 // and collected, the main thread and every worker (global.gc: `npm run bench` runs node with
 // --expose-gc; without it the figures include garbage, and the section says so). Prints figures
@@ -29,6 +33,7 @@ import { startSecureMosquittoProcess, type SecureBrokerProcess } from "../secure
 import { EmbeddedSite } from "../embedded.js";
 import { WorkerFleet } from "../fleet.js";
 import { issueFromDir } from "../../transport/pki-dir.js";
+import { measureHandsetParts, type HandsetParts } from "./fleet-memory.js";
 import type { MqttSecurity } from "../../transport/mqtt-options.js";
 import type { Figures } from "./crypto.js";
 import type { MeasureOptions } from "./measure.js";
@@ -108,6 +113,17 @@ async function runFleet(n: number, workers: number, module: WebAssembly.Module, 
   }
 }
 
+/** The parts of one handset, measured alone (fleet-memory.ts), on their own pair of brokers. */
+async function handsetParts(n: number, module: WebAssembly.Module): Promise<HandsetParts> {
+  const plain = await startMosquittoProcess();
+  const secure = await startSecureMosquittoProcess({ acl: "acl" }).catch(async (e) => (await plain.stop(), Promise.reject(e)));
+  try {
+    return await measureHandsetParts(n, module, plain, secure);
+  } finally {
+    await Promise.allSettled([plain.stop(), secure.stop()]);
+  }
+}
+
 export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
   const log = (s: string) => process.stderr.write(`  [fleet-tls] ${s}\n`);
   if (!hasMosquitto()) {
@@ -122,6 +138,11 @@ export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
   const plain = await runFleet(n, workers, module, false, log);
   await settle();
   const tls = await runFleet(n, workers, module, true, log);
+  await settle();
+  const partsN = Number(process.env.ANTITHEFT_BENCH_FLEET_PARTS ?? 500);
+  if (!Number.isInteger(partsN) || partsN < 1) throw new RangeError("ANTITHEFT_BENCH_FLEET_PARTS must be a positive integer");
+  const parts = await handsetParts(partsN, module);
+  log(`one handset's parts, ${partsN} of each: TA session ${round(parts.taKib)} KiB, SecureContext ${round(parts.contextKib)} KiB, TLS connection ${round(parts.tlsKib)} KiB, TCP connection ${round(parts.tcpKib)} KiB`);
   return {
     fleet_tls_devices: n,
     fleet_tls_kib_per_device: round(tls.kibPerDevice),
@@ -135,5 +156,9 @@ export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
     fleet_plain_registry_heap_kib_per_device: round(plain.registryHeapKibPerDevice),
     fleet_tls_enrol_s: round(tls.enrolS),
     fleet_tls_broker_rss_mb: tls.brokerRssMb,
+    fleet_part_ta_kib: round(parts.taKib),
+    fleet_part_tls_context_kib: round(parts.contextKib),
+    fleet_part_tls_connection_kib: round(parts.tlsKib),
+    fleet_part_tcp_connection_kib: round(parts.tcpKib),
   };
 }
