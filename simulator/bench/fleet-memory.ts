@@ -1,6 +1,7 @@
-// Where a fleet handset's memory goes (section "fleet-tls"): each part measured alone in this
-// thread, n at a time, as resident-set growth / n after a full collection (global.gc, node
-// --expose-gc). The parts of one handset of a fleet over mutual TLS (simulator/fleet-worker.ts):
+// Where a fleet handset's memory goes (section "fleet-tls"): each part measured alone, n at a
+// time, as resident-set growth / n after a full collection (global.gc, node --expose-gc), in a
+// fresh process (`node --expose-gc fleet-memory.js N` prints the figures as JSON): in a process
+// that already ran a fleet the allocator reuses freed memory and the growth under-counts. The parts of one handset of a fleet over mutual TLS (simulator/fleet-worker.ts):
 //   ta          a booted Trusted App session that has attested once (the TA's wasm instance and
 //               its linear memory, the host wrapper) - what every handset's agent holds
 //   context     the handset's SecureContext: the CA, its own P-256 key and certificate
@@ -20,8 +21,11 @@ import { DeviceSession } from "../../agent/session.js";
 import { ImeiSource } from "../conformance/session.js";
 import { encodeConnect } from "../mqtt-lite.js";
 import { certificateIssuer } from "../../transport/pki.js";
-import type { BrokerProcess } from "../broker-process.js";
-import type { SecureBrokerProcess } from "../secure-broker-process.js";
+import { execFile } from "node:child_process";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { startMosquittoProcess, type BrokerProcess } from "../broker-process.js";
+import { startSecureMosquittoProcess, type SecureBrokerProcess } from "../secure-broker-process.js";
+import { TrustedApp } from "../../agent/trusted-app.js";
 
 export interface HandsetParts {
   readonly taKib: number;
@@ -95,3 +99,27 @@ export async function measureHandsetParts(n: number, module: WebAssembly.Module,
   for (const s of [...tls.items, ...tcp.items]) s.destroy();
   return { taKib: ta.kib, contextKib: contexts.kib, tlsKib: tls.kib, tcpKib: tcp.kib };
 }
+
+/** measureHandsetParts in a fresh node process with --expose-gc, on its own pair of brokers. */
+export function handsetPartsInChild(n: number): Promise<HandsetParts> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), String(n)], { timeout: 600_000 }, (e, stdout, stderr) => {
+      if (e) return reject(new Error(`fleet-memory.js failed: ${e.message}\n${stderr}`));
+      resolve(JSON.parse(stdout) as HandsetParts);
+    });
+  });
+}
+
+async function main(n: number): Promise<void> {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError("usage: node --expose-gc fleet-memory.js N (a positive integer)");
+  const module = await TrustedApp.compile();
+  const plain = await startMosquittoProcess();
+  const secure = await startSecureMosquittoProcess({ acl: "acl" }).catch(async (e) => (await plain.stop(), Promise.reject(e)));
+  try {
+    process.stdout.write(JSON.stringify(await measureHandsetParts(n, module, plain, secure)) + "\n");
+  } finally {
+    await Promise.allSettled([plain.stop(), secure.stop()]);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main(Number(process.argv[2]));

@@ -4,8 +4,9 @@
 // (simulator/fleet.ts), as in section "fleet":
 //   (1) plain MQTT (the baseline);
 //   (2) mutual TLS on the shipped configuration and ACL (deploy/mosquitto/): each handset with its
-//       own certificate (CN = did), issued at provisioning; one shared SecureContext with the CA
-//       per worker, each handset's key and certificate attached to its own socket.
+//       own certificate (CN = did), issued at provisioning, in its own SecureContext with the CA
+//       (Node 20 attaches a client certificate only through a context: TLSSocket.setKeyCert does
+//       nothing on a client socket), which its connection keeps alive.
 //   fleet_tls_devices              handsets in each fleet (ANTITHEFT_BENCH_FLEET_TLS_DEVICES, default 2000)
 //   fleet_tls_kib_per_device       (rss with the TLS fleet enrolled - rss before it) / devices
 //   fleet_plain_kib_per_device     the same for the plain fleet (same size, same run)
@@ -16,8 +17,8 @@
 //   fleet_tls_registry_heap_kib_per_device  the registry's (main thread's) heap growth / devices
 //   fleet_tls_enrol_s              power-on until the registry enrolled the last handset (TLS)
 //   fleet_tls_broker_rss_mb        the TLS broker's resident memory
-//   fleet_part_*_kib               one handset's parts, each measured alone in this thread, n at a
-//                                  time (ANTITHEFT_BENCH_FLEET_PARTS, default 500; fleet-memory.ts):
+//   fleet_part_*_kib               one handset's parts, each measured alone in a fresh process, n
+//                                  at a time (ANTITHEFT_BENCH_FLEET_PARTS, default 500; fleet-memory.ts):
 //                                  ta (a booted TA session), tls_context (its SecureContext),
 //                                  tls_connection and tcp_connection (to the broker, CONNECT answered)
 // Memory is the process's resident set; each fleet is measured after the previous one is stopped
@@ -33,7 +34,7 @@ import { startSecureMosquittoProcess, type SecureBrokerProcess } from "../secure
 import { EmbeddedSite } from "../embedded.js";
 import { WorkerFleet } from "../fleet.js";
 import { issueFromDir } from "../../transport/pki-dir.js";
-import { measureHandsetParts, type HandsetParts } from "./fleet-memory.js";
+import { handsetPartsInChild } from "./fleet-memory.js";
 import type { MqttSecurity } from "../../transport/mqtt-options.js";
 import type { Figures } from "./crypto.js";
 import type { MeasureOptions } from "./measure.js";
@@ -113,17 +114,6 @@ async function runFleet(n: number, workers: number, module: WebAssembly.Module, 
   }
 }
 
-/** The parts of one handset, measured alone (fleet-memory.ts), on their own pair of brokers. */
-async function handsetParts(n: number, module: WebAssembly.Module): Promise<HandsetParts> {
-  const plain = await startMosquittoProcess();
-  const secure = await startSecureMosquittoProcess({ acl: "acl" }).catch(async (e) => (await plain.stop(), Promise.reject(e)));
-  try {
-    return await measureHandsetParts(n, module, plain, secure);
-  } finally {
-    await Promise.allSettled([plain.stop(), secure.stop()]);
-  }
-}
-
 export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
   const log = (s: string) => process.stderr.write(`  [fleet-tls] ${s}\n`);
   if (!hasMosquitto()) {
@@ -141,7 +131,7 @@ export async function benchFleetTls(_opts: MeasureOptions): Promise<Figures> {
   await settle();
   const partsN = Number(process.env.ANTITHEFT_BENCH_FLEET_PARTS ?? 500);
   if (!Number.isInteger(partsN) || partsN < 1) throw new RangeError("ANTITHEFT_BENCH_FLEET_PARTS must be a positive integer");
-  const parts = await handsetParts(partsN, module);
+  const parts = await handsetPartsInChild(partsN);
   log(`one handset's parts, ${partsN} of each: TA session ${round(parts.taKib)} KiB, SecureContext ${round(parts.contextKib)} KiB, TLS connection ${round(parts.tlsKib)} KiB, TCP connection ${round(parts.tcpKib)} KiB`);
   return {
     fleet_tls_devices: n,
