@@ -22,6 +22,8 @@ import { Ledger, type LedgerOptions } from "./ledger/ledger.js";
 import { rateLimiters, type RateLimitOptions } from "./rate-limits.js";
 import { OemTacPolicy, isPinnedOem, type PinnedOem } from "./oem-ranges.js";
 import { RegistryMetrics } from "./metrics.js";
+import { DatabaseOutages } from "./db-outages.js";
+import { PgDatabase } from "./store/pg/database.js";
 
 type PublicKeyInput = Uint8Array | KeyObject | string;
 
@@ -84,6 +86,8 @@ export class Registry {
   readonly ledger: Ledger | undefined;
   readonly #o: RegistryOptions;
   readonly #inflight = new Set<Promise<void>>();
+  /** PostgreSQL: logs lost connections once and holds messages until the database is back (docs/STORAGE.md §7). */
+  readonly #outages: DatabaseOutages | undefined;
   #started = false;
   #stopped = false;
 
@@ -142,6 +146,7 @@ export class Registry {
       ...(this.ledger ? { ledger: this.ledger } : {}),
       metrics: new RegistryMetrics(),
     };
+    this.#outages = this.store.db instanceof PgDatabase ? new DatabaseOutages(this.store.db, log, (m) => this.#dispatch(m.did, m.kind, m.payload, m.tries)) : undefined;
     const mqtt = this.#mqtt;
     this.#http = o.http ? new HttpInterface(this.ctx, { broker: () => (mqtt ? mqtt.connected : undefined), version: o.version ?? "unknown" }) : undefined;
   }
@@ -195,6 +200,7 @@ export class Registry {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#outages?.stop();
     await this.#http?.close();
     await this.ledger?.stop();
     await this.#mqtt?.stop();
@@ -204,7 +210,7 @@ export class Registry {
     if (typeof this.#o.db === "string") this.store.close();
   }
 
-  #dispatch(did: string, kind: DeviceTopicKind, payload: Uint8Array): void {
+  #dispatch(did: string, kind: DeviceTopicKind, payload: Uint8Array, tries = 0): void {
     if (this.#stopped) return;
     const ctx = this.ctx;
     let p: Promise<void>;
@@ -232,6 +238,7 @@ export class Registry {
     }
     this.#track(
       p.catch((e) => {
+        if (this.#outages?.hold({ did, kind, payload, tries }, e)) return; // run again once the database is back
         if (e instanceof ProtocolError) ctx.log.log("warn", `${kind}.refused`, { did, reason: e.message });
         else ctx.log.log("error", `${kind}.failed`, { did, error: String((e as Error)?.stack ?? e) });
       }),
