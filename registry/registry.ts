@@ -191,6 +191,11 @@ export class Registry {
     return this.ctx.portal.origins[0] !== undefined ? `${this.ctx.portal.origins[0]}/portal/` : undefined;
   }
 
+  /** Device messages waiting for the database to be reachable again (PostgreSQL, docs/STORAGE.md §7). */
+  get heldMessages(): number {
+    return this.#outages?.held ?? 0;
+  }
+
   /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */
   async idle(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);

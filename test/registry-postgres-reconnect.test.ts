@@ -44,6 +44,7 @@ async function setup(t: { after(fn: () => unknown): void }, bin: string) {
   const a = Store.open(url); // the registry under test
   const b = Store.open(url); // another registry process on the database
   const adm = new pg.Client(cluster.url); // on the maintenance database: it may close the registry's
+  adm.on("error", () => {}); // the cluster may stop first if the test fails
   await adm.connect();
   t.after(async () => {
     a.close();

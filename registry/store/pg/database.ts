@@ -22,7 +22,7 @@ import { SyncPg, PgError, type ReconnectOptions } from "./sync-client.js";
 import { bind, translate, type Translated } from "./translate.js";
 
 /** The advisory lock key of the registry's writers ("antitheft" in ASCII, truncated). */
-const WRITER_LOCK = 0x616e7469746865;
+export const WRITER_LOCK = 0x616e7469746865;
 const MAX_ATTEMPTS = 10;
 /** LISTEN/NOTIFY channel of flag changes (docs/STORAGE.md §4). */
 export const FLAG_CHANNEL = "antitheft_flags";
