@@ -67,7 +67,7 @@ async function setup(t: { after(fn: () => unknown): void }, bin: string) {
     await adm.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     await waitFor(() => db.connected, "the worker reconnects", 15_000);
   };
-  return { a, b, db, adm, pid, cut, reopen };
+  return { a, b, db, adm, url, pid, cut, reopen };
 }
 
 test("a terminated connection: E_DB at once while down (never a cached allow), then reconnected, LISTEN again, cache emptied, writers' lock taken", async (t) => {
@@ -140,4 +140,34 @@ test("a transaction whose connection died is never continued on the new connecti
   assert.equal(flagsOf(a, DIDS[1]), 0, "the second write was refused, not run in autocommit");
   a.tx(() => a.flags.raise(DIDS[1], IMEI2, "stolen", owner, "", 30));
   assert.equal(flagsOf(a, DIDS[1]), 1);
+});
+
+test("the connection lost with COMMIT in flight: E_DB that says the outcome is unknown; run again, the work is there once", async (t) => {
+  const bin = needPostgres(t);
+  if (!bin) return;
+  const { a, db, url } = await setup(t, bin);
+  // A deferred constraint trigger runs inside COMMIT; this one ends its own session there, the
+  // first time only (a sequence is not rolled back), so the connection dies while COMMIT is in
+  // flight. (PostgreSQL runs deferred triggers before the commit record: here the outcome is
+  // "not committed"; the registry cannot know which, and says so.)
+  const c = new pg.Client(url);
+  c.on("error", () => {});
+  await c.connect();
+  await c.query(`CREATE SEQUENCE die_once;
+    CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF nextval('die_once') = 1 THEN
+        PERFORM pg_terminate_backend(pg_backend_pid());
+        PERFORM pg_sleep(5);
+      END IF;
+      RETURN NULL;
+    END $$;
+    CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON flags DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION die_at_commit();`);
+  await c.end();
+  const raise = () => a.tx(() => a.flags.raise(DIDS[0], IMEI, "stolen", owner, "", 10));
+  assert.throws(raise, { name: "RegistryError", code: "E_DB", message: /COMMIT was in flight, the transaction may or may not have committed/ });
+  await waitFor(() => db.connected, "the worker reconnects", 15_000);
+  assert.equal(flagsOf(a, DIDS[0]), 0, "this time it had not committed");
+  raise(); // the caller's retry (a client sending its request again: request ids make that safe, test/registry-postgres-outage.test.ts)
+  assert.equal(flagsOf(a, DIDS[0]), 1);
 });
