@@ -7,8 +7,8 @@
 // Connection loss (docs/STORAGE.md §7): when the connection dies (server restart,
 // pg_terminate_backend, a network cut seen by TCP keepalive) the worker marks it down, bumps the
 // generation (the cache empties: notifications are lost from now on) and reconnects in the
-// background with bounded exponential backoff (RECONNECT_MIN_MS doubling up to RECONNECT_MAX_MS,
-// with jitter). While down, every request is answered at once with SQLSTATE 08006 ("database
+// background with bounded exponential backoff with full jitter (agent/backoff.ts: a random pause
+// up to 50 ms, doubling up to 5 s). While down, every request is answered at once with SQLSTATE 08006 ("database
 // unavailable"), never queued. A new connection gets a new epoch (`signal[2]`); it LISTENs again
 // BEFORE the generation is bumped once more, so a flag committed during the gap, whose
 // notification was lost, empties the cache anyway. A request pinned to an epoch (a statement of a
@@ -16,12 +16,12 @@
 // autocommit on the new one.
 import { parentPort, workerData } from "node:worker_threads";
 import pg from "pg";
+import { Backoff } from "../../../agent/backoff.js";
 import { IN_DOUBT, SIG, UNAVAILABLE, type Reply, type Request, type StateEvent, type WorkerInit } from "./bridge.js";
 
 const init = workerData as WorkerInit;
 const signal = new Int32Array(init.signal);
-const RECONNECT_MIN_MS = init.reconnect?.minMs ?? 50;
-const RECONNECT_MAX_MS = init.reconnect?.maxMs ?? 5_000;
+const backoff = new Backoff({ baseMs: init.reconnect?.minMs ?? 50, capMs: init.reconnect?.maxMs ?? 5_000 });
 
 // int8 (count(*), BIGINT columns) and numeric (sum) as JavaScript numbers: the registry's
 // integers (ms timestamps, sequence numbers) stay far below 2^53.
@@ -93,9 +93,9 @@ function lost(c: pg.Client, e: Error): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function reconnect(): Promise<void> {
+  backoff.reset();
   for (let attempt = 1; !closing; attempt++) {
-    const cap = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** (attempt - 1));
-    await sleep(cap / 2 + Math.random() * (cap / 2)); // half fixed, half jitter: processes do not reconnect in step
+    await sleep(backoff.next()); // full jitter: the processes of a deployment do not reconnect in step
     if (closing) return;
     try {
       const c = await open();
