@@ -98,6 +98,7 @@ test("a full cluster restart: 500 and not ready while down, flags refused with E
   await waitFor(async () => (await getJson(`${h.url}/healthz`)).status === 200, "ready again");
   assert.equal(h.log.named("db.unavailable").length, 1, "one log line per outage");
   assert.equal(h.log.named("db.restored").length, 1);
+  t.diagnostic(`cluster restart: ${JSON.stringify(h.log.named("db.restored")[0])}`); // a figure, not asserted
   const failed = h.log.events.filter((e) => e.level === "error" && e.event.endsWith(".failed"));
   assert.deepEqual(failed, [], "no error per message");
 });
@@ -109,6 +110,10 @@ test("pg_terminate_backend while a flag's transaction waits for the writers' loc
   const one = await enrol();
   const two = await enrol();
   assert.equal((await client.send(flagRequest(one.imei))).status, 200);
+  // Let the lock command's round trip (sent, receipt, result) finish first: the session that
+  // waits for the lock below must be the flag's, not a transaction of that traffic.
+  await waitFor(() => h.registry.store.commands.latest(one.d.did)?.status === "SUCCEEDED", "the lock result", 15_000);
+  await h.registry.idle();
   const before = (h.registry.store.db.prepare("SELECT pg_backend_pid() AS pid").get() as { pid: number }).pid;
   // Another session holds the writers' lock, so the flag's transaction waits inside BEGIN; a
   // third session, inside the server (the registry's thread is blocked meanwhile), waits until
@@ -150,4 +155,5 @@ test("pg_terminate_backend while a flag's transaction waits for the writers' loc
   // Work resumes: a handset enrols after the outage.
   await enrol();
   assert.equal(h.log.named("db.unavailable").length, 1);
+  t.diagnostic(`pg_terminate_backend: ${JSON.stringify(h.log.named("db.restored")[0])}`); // a figure, not asserted
 });
