@@ -12,6 +12,7 @@ import { equipmentStatus } from "../registry/equipment-status.js";
 import { PgDatabase } from "../registry/store/pg/database.js";
 import { waitFor } from "./support/registry-sim.js";
 import { needPostgres, startPostgres } from "./support/postgres.js";
+import { startCutProxy } from "./support/cut-proxy.js";
 
 const IMEI = "490154203237518";
 const IMEI2 = "356938035643809";
@@ -174,4 +175,28 @@ test("the connection lost with COMMIT in flight: E_DB that says the outcome is u
   assert.equal(flagsOf(a, DIDS[0]), 0, "this time it had not committed");
   raise(); // the caller's retry (a client sending its request again: request ids make that safe, test/registry-postgres-outage.test.ts)
   assert.equal(flagsOf(a, DIDS[0]), 1);
+});
+
+test("a silent network cut (no FIN, no RST): the statement waiting for an answer fails with E_DB after the answer timeout, then at once; healed, it reconnects", async (t) => {
+  const bin = needPostgres(t);
+  if (!bin) return;
+  const cluster = await startPostgres(bin);
+  const url = await cluster.createDb();
+  const proxy = await startCutProxy(Number(new URL(url).port));
+  const db = new PgDatabase(url.replace(/:\d+\//, `:${proxy.port}/`), { answerTimeoutMs: 1000 });
+  t.after(async () => {
+    db.close();
+    proxy.stop();
+    await cluster.stop();
+  });
+  assert.equal(db.query("SELECT 1 AS one", []).rows[0]!.one, 1);
+  await proxy.cut();
+  // Without the answer timeout the statement waited for the bridge's 60 s and every later one
+  // queued behind it on the dead connection (TCP keepalive gives up after minutes).
+  assert.throws(() => db.query("SELECT 2", []), { name: "RegistryError", code: "E_DB", message: /no answer from the server in 1000 ms/ });
+  assert.equal(db.connected, false);
+  assert.throws(() => db.query("SELECT 3", []), { code: "E_DB", message: /reconnecting/ });
+  await proxy.heal();
+  await waitFor(() => db.connected, "reconnected through the healed network", 30_000);
+  assert.equal(db.query("SELECT 4 AS four", []).rows[0]!.four, 4);
 });

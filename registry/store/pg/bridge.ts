@@ -9,6 +9,8 @@ export interface WorkerInit {
   readonly port: MessagePort;
   readonly channel: string;
   readonly reconnect?: { readonly minMs: number; readonly maxMs: number };
+  /** A statement with no answer after this long means a dead connection (default 35 s). */
+  readonly answerTimeoutMs?: number;
 }
 
 /** `epoch`: run only on this connection (a statement of an open transaction). */

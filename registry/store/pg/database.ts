@@ -32,6 +32,8 @@ export interface PgOptions {
   readonly lock?: boolean;
   /** Reconnect backoff after a lost connection (default 50 ms doubling up to 5 s). */
   readonly reconnect?: ReconnectOptions;
+  /** A statement unanswered this long means a dead connection (default 35 s; docs/STORAGE.md §7). */
+  readonly answerTimeoutMs?: number;
 }
 
 const RETRYABLE = new Set(["40001", "40P01"]);
@@ -94,7 +96,7 @@ export class PgDatabase implements Db {
   retries = 0;
 
   constructor(url: string, o: PgOptions = {}) {
-    this.#pg = new SyncPg(url, FLAG_CHANNEL, o.reconnect);
+    this.#pg = new SyncPg(url, FLAG_CHANNEL, { ...(o.reconnect ? { reconnect: o.reconnect } : {}), ...(o.answerTimeoutMs ? { answerTimeoutMs: o.answerTimeoutMs } : {}) });
     this.#lock = o.lock ?? true;
   }
 

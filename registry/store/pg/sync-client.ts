@@ -36,6 +36,12 @@ export interface ReconnectOptions {
   readonly maxMs: number;
 }
 
+export interface SyncPgOptions {
+  readonly reconnect?: ReconnectOptions;
+  /** No answer from the server to a statement after this long: the connection is dead (default 35 s, above statement_timeout). */
+  readonly answerTimeoutMs?: number;
+}
+
 export class SyncPg {
   readonly #worker: Worker;
   readonly #port: NodePort;
@@ -48,11 +54,11 @@ export class SyncPg {
   lastEpoch = 0;
 
   /** Connects to `url` (postgres://...); `channel` is the LISTEN channel counted in `generation`. */
-  constructor(url: string, channel: string, reconnect?: ReconnectOptions) {
+  constructor(url: string, channel: string, o: SyncPgOptions = {}) {
     const sab = new SharedArrayBuffer(SIG_BYTES);
     this.#signal = new Int32Array(sab);
     const { port1, port2 } = new MessageChannel();
-    const init: WorkerInit = { url, signal: sab, port: port2, channel, ...(reconnect ? { reconnect } : {}) };
+    const init: WorkerInit = { url, signal: sab, port: port2, channel, ...o };
     this.#worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: init, transferList: [port2] });
     this.#worker.unref(); // a forgotten store does not keep the process alive
     this.#worker.on("message", (m: unknown) => {

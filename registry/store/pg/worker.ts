@@ -21,6 +21,8 @@ import { IN_DOUBT, SIG, UNAVAILABLE, type Reply, type Request, type StateEvent, 
 
 const init = workerData as WorkerInit;
 const signal = new Int32Array(init.signal);
+/** Above the server's statement_timeout (30 s, below): no answer by then, the connection is dead (a silent network cut). */
+const ANSWER_TIMEOUT_MS = init.answerTimeoutMs ?? 35_000;
 const backoff = new Backoff({ baseMs: init.reconnect?.minMs ?? 50, capMs: init.reconnect?.maxMs ?? 5_000 });
 
 // int8 (count(*), BIGINT columns) and numeric (sum) as JavaScript numbers: the registry's
@@ -145,11 +147,11 @@ async function handle(m: Request): Promise<Reply> {
   if (m.epoch !== undefined && m.epoch !== epoch) return unavailable("the connection of this transaction was lost");
   try {
     if (m.op === "exec") {
-      await c.query(m.text);
+      await answered(c.query(m.text));
       return { ok: true, rows: [], fields: [], rowCount: 0, epoch };
     }
     // a named statement is parsed and planned once per connection (PostgreSQL "PREPARE")
-    const r = await c.query({ text: m.text, values: m.values as unknown[], ...(m.name ? { name: m.name } : {}) });
+    const r = await answered(c.query({ text: m.text, values: m.values as unknown[], ...(m.name ? { name: m.name } : {}) }));
     return { ok: true, rows: r.rows.map(row), fields: r.fields.map((f) => f.name), rowCount: r.rowCount ?? 0, epoch };
   } catch (e) {
     const err = e as Error & { code?: string };
@@ -162,6 +164,20 @@ async function handle(m: Request): Promise<Reply> {
       return unavailable(`the connection was lost during the statement (${err.message})`, inDoubt ? IN_DOUBT : UNAVAILABLE);
     }
     throw e;
+  }
+}
+
+/** `p`, or a connection failure (SQLSTATE 08006) when the server has not answered in ANSWER_TIMEOUT_MS. */
+async function answered<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {}); // settled later, when the dead connection is ended
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer from the server in ${ANSWER_TIMEOUT_MS} ms`), { code: UNAVAILABLE })), ANSWER_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([p, silence]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
