@@ -62,12 +62,28 @@ async function open(): Promise<pg.Client> {
     await c.query("SET statement_timeout = 30000");
     await c.query(`LISTEN ${init.channel}`);
   } catch (e) {
-    c.removeAllListeners("end");
-    c.on("error", () => {});
-    void c.end().catch(() => {});
+    discard(c);
     throw e;
   }
   return c;
+}
+
+/**
+ * Lets `c` go without waiting: a polite end (Terminate), and the socket destroyed a moment
+ * later in case the network is silently cut and the end never completes.
+ */
+function discard(c: pg.Client): Promise<void> {
+  c.removeAllListeners("end");
+  c.on("error", () => {});
+  let done = false;
+  const ended = c.end().then(
+    () => void (done = true),
+    () => void (done = true),
+  );
+  const stream = (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+  return Promise.race([ended, new Promise<void>((r) => setTimeout(r, 1_000).unref())]).then(() => {
+    if (!done) stream?.destroy();
+  });
 }
 
 function up(c: pg.Client): void {
@@ -85,9 +101,7 @@ function lost(c: pg.Client, e: Error): void {
   Atomics.store(signal, SIG.UP, 0);
   Atomics.add(signal, SIG.GENERATION, 1);
   down = { error: e, since: Date.now(), refused: 0 };
-  c.removeAllListeners("end");
-  c.on("error", () => {});
-  void c.end().catch(() => {});
+  void discard(c);
   parentPort?.postMessage({ type: "lost", error: e.message, epoch } satisfies StateEvent);
   void reconnect();
 }
@@ -101,7 +115,7 @@ async function reconnect(): Promise<void> {
     if (closing) return;
     try {
       const c = await open();
-      if (closing) return void c.end().catch(() => {});
+      if (closing) return void discard(c);
       const d = down;
       up(c);
       down = undefined;
@@ -135,10 +149,7 @@ async function handle(m: Request): Promise<Reply> {
     closing = true;
     const c = client;
     client = undefined;
-    if (c) {
-      c.removeAllListeners("end");
-      await c.end();
-    }
+    if (c) await discard(c);
     return { ok: true, rows: [], fields: [], rowCount: 0, epoch };
   }
   if (epoch === 0) up(await open()); // the first connection: a failure is the caller's (a wrong URL fails at open)
