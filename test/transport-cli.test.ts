@@ -146,13 +146,21 @@ test("TLS failures are named: Node's verification codes and the server's alerts 
   assert.equal(explainTls({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" }, "the broker"), undefined, "not a TLS failure");
 });
 
-test("deploy/mosquitto: acl-lab is the production acl plus the lab harness alone; both configs use it by identity", () => {
+test("deploy/mosquitto: acl-lab is the production acl plus the lab harness and the suite's two ledger members alone; both configs use it by identity", () => {
   const deploy = fileURLToPath(new URL("../../deploy/mosquitto/", import.meta.url));
   const acl = readFileSync(join(deploy, "acl"), "utf8");
   const lab = readFileSync(join(deploy, "acl-lab"), "utf8");
   assert.ok(lab.startsWith(acl), "acl-lab begins with the whole production acl");
   const extra = lab.slice(acl.length).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
-  assert.deepEqual(extra, ["user at-lab", "topic readwrite at/v1/#"]);
+  assert.deepEqual(extra, [
+    "user at-lab",
+    "topic readwrite at/v1/#",
+    // The conformance suite's two member registries: ledger topics only, like any ledger link.
+    "user at-l-conformance-peer-1",
+    "topic readwrite at/v1/ledger/#",
+    "user at-l-conformance-peer-2",
+    "topic readwrite at/v1/ledger/#",
+  ]);
   for (const conf of ["mosquitto.conf", "mosquitto-password.conf"]) {
     const text = readFileSync(join(deploy, conf), "utf8");
     const listener = text.slice(text.indexOf("\nlistener 8883"));

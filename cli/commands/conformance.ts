@@ -190,7 +190,7 @@ export const conformance: Command = {
       }
     };
     const { EmbeddedSite } = await import("../../simulator/embedded.js");
-    const { TlsVirtualHandsetDriver, labSiteOptions } = await import("../../simulator/lab-tls.js");
+    const { TlsVirtualHandsetDriver, labSiteOptions, labPeerSecurity } = await import("../../simulator/lab-tls.js");
     const { WorkerFleet } = await import("../../simulator/fleet.js");
     const { Progress } = await import("../../simulator/progress.js");
 
@@ -211,7 +211,12 @@ export const conformance: Command = {
         // a configuration mistake, reported as such (exit 2) before any scenario runs.
         await checkRegistryKey(v.registry, registryPublic, `--registry-pub ${v["registry-pub"]}`, "--registry");
         const ledger = v["federation-key"]
-          ? { peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const, federationKey: federationKeyArg(v["federation-key"]) }
+          ? {
+              peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const,
+              federationKey: federationKeyArg(v["federation-key"]),
+              // Over mutual TLS the members the suite plays get ledger-link certificates from --device-ca.
+              ...(tls ? { peerSecurity: labPeerSecurity(tls) } : {}),
+            }
           : undefined;
         const ctx = { brokerUrl: v.broker, mqttVersion: mqttVersion as 4 | 5, module, ...(measurement ? { measurement } : {}) };
         const driver = v.driver
