@@ -6,12 +6,13 @@
 // - a registry given to the auditor keeps a ledger (GET /antitheft/v1/ledger/sth answers 404
 //   E_NOT_FOUND "keeps no ledger" when it was started without --federation-key).
 // A registry that cannot be reached is left to the tool (it may be down: that is not a mistake
-// in the options).
+// in the options); one whose HTTPS certificate we refuse is a mistake (E_TLS_*, exit 2).
 import { fromHex, kidOfPublic, toHex } from "../attestation/index.js";
 import { equalBytes } from "../attestation/bytes.js";
 import { CliError } from "./command.js";
 import { IDENTITY_PATH } from "../registry/paths.js";
 import { LEDGER_PREFIX } from "../registry/ledger/http.js";
+import { explainTls, isPermanentRefusal } from "../transport/errors.js";
 
 const TIMEOUT_MS = 10_000;
 
@@ -25,7 +26,11 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
       // not JSON: an answer all the same
     }
     return { status: r.status, body };
-  } catch {
+  } catch (e) {
+    // A TLS refusal (a certificate that does not chain to the CA we trust, or names another host)
+    // is a configuration mistake no retry heals, not a registry that is down (PROTOCOL.md §2.1).
+    const t = explainTls((e as { cause?: unknown }).cause ?? e, `the registry at ${url}`);
+    if (isPermanentRefusal(t)) throw new CliError(t.code, t.message.replace(/^E_[A-Z_]+: /, ""), 2);
     return undefined; // unreachable
   }
 }

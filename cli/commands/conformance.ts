@@ -10,6 +10,8 @@ import { loadPublicKey } from "../../registry/keys.js";
 import { checkRegistryKey } from "../preflight.js";
 import { LAB_TLS_FLAGS, LAB_TLS_USAGE, labTlsFromFlags } from "./lab-tls-flags.js";
 import { toolVersion } from "../version.js";
+import { loadTlsFlags } from "./transport-flags.js";
+import { fetchWithCa } from "../../transport/https.js";
 
 const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
                              [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
@@ -207,6 +209,11 @@ export const conformance: Command = {
         } catch (e) {
           throw new CliError("E_FILE", (e as Error).message);
         }
+        // An https:// registry whose certificate a private CA issued: ANTITHEFT_REGISTRY_CA, as for
+        // the owner and authority commands (docs/PROTOCOL.md §2.1). Every HTTP request the suite
+        // makes in this process trusts that CA.
+        const registryCa = process.env.ANTITHEFT_REGISTRY_CA;
+        if (registryCa && /^https:/i.test(v.registry)) globalThis.fetch = fetchWithCa(loadTlsFlags({ ca: registryCa }).ca!);
         // A --registry-pub of another registry would make every handset reject every command:
         // a configuration mistake, reported as such (exit 2) before any scenario runs.
         await checkRegistryKey(v.registry, registryPublic, `--registry-pub ${v["registry-pub"]}`, "--registry");
