@@ -36,7 +36,8 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --devices N          handsets in the mass block (default 20)
   --timeout MS         the longest wait for anything the protocol promises "soon" (default 5000)
   --workers K          run the mass block's handsets in K worker threads (default 0)
-  --registry URL       a third-party registry's HTTP base URL
+  --registry URL       a third-party registry's HTTP base URL (https:// under a private CA: give
+                       that CA's certificate in the environment, ANTITHEFT_REGISTRY_CA=FILE)
   --registry-pub FILE  its command public key (SPKI PEM)
   --oem-key FILE       an OEM private key (PKCS#8 PEM) whose public key the registry pins
   --authority-key FILE a private key the registry pins as an authority (mass block, flag rights)
@@ -50,7 +51,8 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --ledger-peer-key FILE
                        twice: private keys (PKCS#8 PEM) of the two member registries the suite
                        plays; the registry pins their public halves as ledger peers (--peer-pub).
-                       Without them (and --federation-key) the ledger scenarios are skipped
+                       Without them (and --federation-key) the ledger scenarios are skipped.
+                       Over mqtts:// they connect as at-l-conformance-peer-1 and -2 (acl-lab).
   --federation-key HEX|FILE
                        the federation key the registry holds: 64 hex characters, or a file of them
   --driver MODULE      an ES module exporting createDriver(context) -> HandsetDriver: your
