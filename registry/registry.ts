@@ -158,6 +158,9 @@ export class Registry {
       this.ctx.log.log("warn", "oem.unranged", { oemKid: kid, reason: "pinned without TAC ranges: it may endorse any IMEI (PROTOCOL.md §6.1)" });
     }
     if (this.#http && this.#o.http) {
+      // The equipment-status snapshot builds while the rest starts (docs/STORAGE.md §4); a
+      // federated registry answers from its tables (its peers' flags are not in the snapshot).
+      if (!this.ledger) this.store.statusCache.warm();
       const a = await this.#http.listen(this.#o.http.host, this.#o.http.port, this.#o.http.tls);
       if (this.ctx.portal.origins.length === 0) this.ctx.portal.origins.push(`${this.#o.http.tls ? "https" : "http"}://localhost:${a.port}`);
     }
