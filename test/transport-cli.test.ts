@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as x509 from "@peculiar/x509";
 import { loadClientTls } from "../transport/client-tls.js";
-import { TransportError, explainTls } from "../transport/errors.js";
+import { TransportError, explainTls, isPermanentRefusal } from "../transport/errors.js";
 import { writeKeyPair } from "../registry/keys.js";
 
 const cli = fileURLToPath(new URL("../cli/antitheft.js", import.meta.url));
@@ -143,7 +143,13 @@ test("TLS failures are named: Node's verification codes and the server's alerts 
     [{ code: 135, message: "Connection refused: Not authorized" }, "E_MQTT_NOT_AUTHORIZED"],
   ];
   for (const [e, code] of cases) assert.equal(explainTls(e, "the broker")?.code, code, JSON.stringify(e));
+  // Each of those is a verdict no retry heals: the registry and the agent fail fast on it.
+  for (const [e] of cases) assert.equal(isPermanentRefusal(explainTls(e, "the broker")), true, JSON.stringify(e));
   assert.equal(explainTls({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" }, "the broker"), undefined, "not a TLS failure");
+  // A handshake cut short (a broker restarting) is named but transient: retried.
+  const cut = explainTls({ code: "ECONNRESET", message: "Client network socket disconnected before secure TLS connection was established" }, "the broker");
+  assert.equal(cut?.code, "E_TLS_HANDSHAKE");
+  assert.equal(isPermanentRefusal(cut), false);
 });
 
 test("deploy/mosquitto: acl-lab is the production acl plus the lab harness and the suite's two ledger members alone; both configs use it by identity", () => {
