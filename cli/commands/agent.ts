@@ -122,8 +122,8 @@ export const agent: Command = {
         }
       };
       health("running");
-      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid, ...(security?.tls?.identity ? { identity: security.tls.identity } : {}) });
-      const ended = await new Promise<TransportError | undefined>((resolve) => {
+      // Signal handlers before the agent.running line: whoever reads that line may stop us at once.
+      const ending = new Promise<TransportError | undefined>((resolve) => {
         // The agent's own timers are unref'd; this interval keeps the process up until a signal.
         const keepAlive = setInterval(() => health("running"), 2000);
         const stop = (e?: TransportError) => {
@@ -134,6 +134,8 @@ export const agent: Command = {
         process.once("SIGTERM", () => stop());
         void refusal.then(stop);
       });
+      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid, ...(security?.tls?.identity ? { identity: security.tls.identity } : {}) });
+      const ended = await ending;
       await a.stop(true);
       health("stopped");
       lock.release();
