@@ -22,7 +22,7 @@ import {
   type CommandPeek, type Result,
 } from "../protocol/messages.js";
 import { DeviceSession, type BootOptions, type SessionView } from "./session.js";
-import { Uplink } from "./uplink.js";
+import { Uplink, type UplinkOptions } from "./uplink.js";
 
 export const AGENT_NAME = "antitheft-agent/0.1.0";
 export const DEFAULT_HEARTBEAT_S = 60;
@@ -52,6 +52,8 @@ export interface AgentOptions {
   /** dbgstat the boot hardware reports (RFC 9711 §4.2.9). */
   readonly dbgstat?: number;
   readonly keepaliveS?: number;
+  /** Fail fast: the broker refused the first connection in a way no retry heals (uplink.ts). */
+  readonly onTransportRefused?: UplinkOptions["onRefused"];
   /** Makes the TA instance (default: a fresh TrustedApp of `module`; see BootOptions.createTa). */
   readonly createTa?: BootOptions["createTa"];
 }
@@ -82,6 +84,7 @@ export class Agent {
       onMessage: (topic, payload) => this.#onMessage(topic, payload),
       hello: () => encodeHello({ endorsement, ...this.#report(), agent: AGENT_NAME }),
       heartbeat: () => encodeHeartbeat(this.#report()),
+      ...(o.onTransportRefused ? { onRefused: o.onTransportRefused } : {}),
     });
   }
 

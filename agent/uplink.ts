@@ -6,6 +6,7 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Logger } from "./log.js";
 import type { Link, Transport } from "./mqtt-link.js";
+import { isPermanentRefusal, type TransportError } from "../transport/errors.js";
 import { DEVICE_SUBSCRIPTIONS, deviceClientId, deviceTopic, type DeviceTopicKind } from "../protocol/messages.js";
 
 export interface UplinkOptions {
@@ -24,6 +25,12 @@ export interface UplinkOptions {
   readonly hello: () => Uint8Array;
   /** The heartbeat payload, built at each beat (§4.4). */
   readonly heartbeat: () => Uint8Array;
+  /**
+   * Called instead of retrying when the broker refuses the very first connection in a way no
+   * retry heals (TransportError.permanent: our certificate or identity refused, or the broker's
+   * certificate untrusted). Without it the uplink retries forever, as for any other failure.
+   */
+  readonly onRefused?: (error: TransportError) => void;
 }
 
 interface Connection {
@@ -52,6 +59,7 @@ export class Uplink {
   #heartbeat: TimerHandle | undefined;
   #connecting = false;
   #stopped = false;
+  #everConnected = false;
 
   constructor(options: UplinkOptions) {
     this.#o = options;
@@ -127,6 +135,7 @@ export class Uplink {
           }
           conn.link = link;
           this.#conn = conn;
+          this.#everConnected = true;
           for (const e of conn.early.splice(0)) this.publish(e.kind, e.payload, e.retain);
           void this.#online(conn, link);
         },
@@ -134,6 +143,12 @@ export class Uplink {
           this.#connecting = false;
           if (this.#opening === conn) this.#opening = undefined;
           conn.alive = false;
+          if (!this.#everConnected && this.#o.onRefused && isPermanentRefusal(error)) {
+            this.#stopped = true;
+            this.#o.logger.log("error", "agent.refused", { code: error.code, error: errText(error) });
+            this.#o.onRefused(error);
+            return;
+          }
           this.#retry("agent.connect_failed", error);
         },
       );

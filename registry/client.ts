@@ -29,8 +29,17 @@ export class RegistryClient {
 
   async #fetch(path: string, init?: RequestInit): Promise<HttpAnswer> {
     let r: Response;
+    const once = () => this.#doFetch(this.base + path, { ...init, signal: AbortSignal.timeout(15_000) });
     try {
-      r = await this.#doFetch(this.base + path, { ...init, signal: AbortSignal.timeout(15_000) });
+      try {
+        r = await once();
+      } catch (e) {
+        // A keep-alive connection the registry closed as this request went out (RFC 9112 §9.3.1:
+        // a client may retry an idempotent request on a new connection). POSTs are not retried
+        // here: a signed request sent twice would be refused as a replay.
+        if ((init?.method ?? "GET") !== "GET" || !/other side closed|ECONNRESET|socket hang up/.test(String((e as Error).cause ?? ""))) throw e;
+        r = await once();
+      }
     } catch (e) {
       throw new RegistryError("E_CONFIG", `cannot reach the registry at ${this.base}: ${(e as Error).cause ?? (e as Error).message}`, { cause: e });
     }

@@ -1,20 +1,19 @@
 // Equipment status for networks (3GPP TS 29.511 N5g-eir_EquipmentIdentityCheck, PROTOCOL.md §6.3)
-// (device views: device-view.ts).
-// An IMEI's status is the worst over every device key bound to it:
-// - any active stolen / lost / authority flag: BLACKLISTED;
-// - else more than one device key (clone), an active clone / tampered flag, a device whose
-//   latest attestation says TAMPERED, or a binding without its device row (inconsistent data):
-//   GREYLISTED - never an implicit allow;
-// - else WHITELISTED. An IMEI never enrolled has no status (404 ERROR_EQUIPMENT_UNKNOWN).
+// (device views: device-view.ts). The rule is status-rule.ts.
 // Flags other registries of the federation published (docs/LEDGER.md) count like local ones, so
 // a device reported stolen at another operator's registry is BLACKLISTED here too, known or not.
 // A flag covers the whole device: a peer's flag on any IMEI bound to a device (a dual-IMEI
 // handset's IMEI 1, say) counts for every IMEI bound to it (devicePeerFlags).
+// Where the answer comes from (docs/STORAGE.md §4): a registry that does not federate answers
+// from its status snapshot (SQLite, status-snapshot.ts) or cache (PostgreSQL, status-cache.ts),
+// both never stale for a flag; inside a transaction, and on a federated registry (whose peer
+// flags also depend on its peers' checkpoints), from the tables.
 import { imeiFromTacSnr, isValidImei, parsePei } from "../attestation/index.js";
 import type { Store, PeerFlag } from "./store.js";
-import { isBlacklistKind, NO_PEER_FLAGS } from "./store.js";
+import { NO_PEER_FLAGS } from "./store.js";
+import { statusFrom, type EquipmentStatus } from "./status-rule.js";
 
-export type EquipmentStatus = "WHITELISTED" | "BLACKLISTED" | "GREYLISTED";
+export type { EquipmentStatus } from "./status-rule.js";
 
 /**
  * The peer flags that stand for `imei`: those published for it, and those published for any
@@ -37,24 +36,14 @@ export function devicePeerFlags(store: Store, imei: string): PeerFlag[] {
 }
 
 export function equipmentStatus(store: Store, imei: string): EquipmentStatus | undefined {
-  // A federated registry's peer flags depend on its peers' checkpoints too: no cache there.
-  if (store.peerFlags !== NO_PEER_FLAGS) return statusOf(store, imei);
-  if (store.db.inTransaction) return statusOf(store, imei);
-  return store.statusCache.get(imei, () => statusOf(store, imei));
+  if (store.peerFlags !== NO_PEER_FLAGS || store.db.inTransaction) return statusOf(store, imei);
+  return store.statusCache.get(imei);
 }
 
-function statusOf(store: Store, imei: string): EquipmentStatus | undefined {
-  const devices = store.status.of(imei); // one query (store/status.ts)
-  const peers = store.peerFlags === NO_PEER_FLAGS ? [] : devicePeerFlags(store, imei);
-  if (devices.length === 0 && peers.length === 0) return undefined;
-  let black = peers.some((f) => isBlacklistKind(f.kind));
-  let grey = devices.length > 1 || peers.some((f) => !isBlacklistKind(f.kind));
-  for (const d of devices) {
-    if (d.missing || d.tampered) grey = true;
-    if (d.blacklisted) black = true;
-    if (d.greylisted) grey = true;
-  }
-  return black ? "BLACKLISTED" : grey ? "GREYLISTED" : "WHITELISTED";
+/** The status from the tables (one query, plus the peer flags of a federated registry). */
+export function statusOf(store: Store, imei: string): EquipmentStatus | undefined {
+  const peers = store.peerFlags === NO_PEER_FLAGS ? [] : devicePeerFlags(store, imei).map((f) => f.kind);
+  return statusFrom(store.status.of(imei), peers);
 }
 
 export type PeiLookup = { ok: true; imei: string } | { ok: false; reason: string };

@@ -171,7 +171,10 @@ export class HttpInterface {
     const server: Server = tls ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: "TLSv1.2" }, handler) : createServer(handler);
     server.headersTimeout = 10_000;
     server.requestTimeout = 15_000;
-    server.keepAliveTimeout = 5_000;
+    // Idle keep-alive connections live 65 s (Node's default is 5 s): longer than clients keep
+    // them (fetch/undici: the server's hint less 1 s; a network function's pool: 60 s), so a
+    // client rarely sends on a connection the registry is closing (RFC 9112 §9.3.1).
+    server.keepAliveTimeout = 65_000;
     this.#server = server;
     return new Promise((resolve, reject) => {
       server.once("error", reject);

@@ -75,6 +75,10 @@ export class RegistryMetrics {
     out.push(`antitheft_lock_latency_seconds_bucket{le="+Inf"} ${this.#lockCount}`, `antitheft_lock_latency_seconds_sum ${this.#lockSum}`, `antitheft_lock_latency_seconds_count ${this.#lockCount}`);
 
     metric("antitheft_alerts_total", "counter", "Alerts raised, by kind (registry-key-rejected: a device refuses the registry's command signature).", [...new Set(["registry-key-rejected", ...this.#alerts.keys()])].map((k) => [{ kind: k }, this.#alerts.get(k) ?? 0]));
+    const status = ctx.store.statusCache; // docs/STORAGE.md §4
+    metric("antitheft_status_memory_ready", "gauge", "1 when equipment status is answered from memory (the SQLite snapshot is built; always 1 on PostgreSQL).", [[{}, status.ready ? 1 : 0]]);
+    metric("antitheft_status_memory_imeis", "gauge", "IMEIs whose status is held in memory.", [[{}, status.size]]);
+    metric("antitheft_status_lookups_total", "counter", "Equipment-status lookups by where they were answered from (memory, or the tables).", [[{ from: "memory" }, status.hits], [{ from: "tables" }, status.misses]]);
     if (ctx.ledger) metric("antitheft_ledger_entries", "gauge", "Entries in this registry's own ledger log (docs/LEDGER.md).", [[{}, ctx.ledger.local.size()]]);
     return out.join("\n") + "\n";
   }

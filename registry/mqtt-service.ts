@@ -8,7 +8,7 @@ import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mq
 import { TOPIC_PREFIX, MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S, parseDeviceTopic, type DeviceTopicKind } from "../protocol/messages.js";
 import type { Logger } from "../agent/log.js";
 import type { Publication } from "./context.js";
-import { explainTls } from "../transport/errors.js";
+import { explainTls, isPermanentRefusal, TransportError } from "../transport/errors.js";
 
 /** §3: what the registry subscribes to. */
 export const REGISTRY_INBOUND: readonly DeviceTopicKind[] = ["status", "hello", "attestation", "heartbeat", "receipt", "result"];
@@ -58,6 +58,9 @@ export class MqttService {
       protocolVersion: v,
       clean: false,
       reconnectPeriod: 1000,
+      // A running registry keeps trying after a CONNACK refusal too (the broker's operator may
+      // fix its ACL or password file); only the first connection fails fast (below).
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       keepalive: 30,
       ...(v === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
@@ -65,15 +68,24 @@ export class MqttService {
     const client = (o.factory ?? mqttConnect)(o.url, options);
     this.#client = client;
     client.on("message", (topic, payload) => this.#inbound(topic, payload));
-    // After stop() the client may still complain about writes racing its end: not worth a warning.
-    client.on("error", (e) => {
-      // A TLS or CONNACK refusal is named (transport/errors.ts: wrong CA, expired, revoked, name mismatch).
-      const t = explainTls(e, `the broker at ${o.url}`);
-      o.log.log(this.#client === client ? "warn" : "debug", "mqtt.error", { error: t?.message ?? e.message, ...(t ? { code: t.code } : {}) });
-    });
     client.on("offline", () => o.log.log("warn", "mqtt.offline", { broker: o.url }));
     return new Promise((resolve, reject) => {
       let first = true;
+      // After stop() the client may still complain about writes racing its end: not worth a warning.
+      client.on("error", (e) => {
+        // A TLS or CONNACK refusal is named (transport/errors.ts: wrong CA, expired, revoked, name mismatch).
+        const t = explainTls(e, `the broker at ${o.url}`);
+        const fatal = first && isPermanentRefusal(t);
+        o.log.log(this.#client !== client ? "debug" : fatal ? "error" : "warn", "mqtt.error", { error: t?.message ?? e.message, ...(t ? { code: t.code } : {}) });
+        // A refusal retrying cannot heal (a certificate or identity the broker refuses, or a
+        // broker we do not trust), before we ever connected: fail fast instead of retrying forever.
+        // Connection refused, a reset or a timeout is transient: MQTT.js retries every second.
+        if (fatal) {
+          first = false;
+          client.end(true);
+          reject(t);
+        }
+      });
       client.on("connect", (connack) => {
         // Small packets, latency matters: no Nagle (it stalls a second publish ~40 ms behind the peer's delayed ACK).
         (client.stream as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
@@ -87,8 +99,11 @@ export class MqttService {
           },
           (e) => {
             o.log.log("error", "mqtt.subscribe-failed", { error: String(e) });
-            if (first) reject(e);
-            first = false;
+            if (first) {
+              first = false;
+              if (e instanceof TransportError) client.end(true);
+              reject(e);
+            }
           },
         );
       });
@@ -102,7 +117,9 @@ export class MqttService {
       client.subscribe(topics, (err, granted) => {
         if (err) return reject(err);
         const refused = (granted ?? []).filter((g) => g.qos === 128);
-        if (refused.length > 0) return reject(new Error(`subscription refused: ${refused.map((g) => g.topic).join(", ")}`));
+        // The ACL grants this identity no rights on the registry's topics: no retry heals that.
+        if (refused.length > 0)
+          return reject(new TransportError("E_MQTT_NOT_AUTHORIZED", `the broker at ${this.#o.url} refused ${this.clientId} the subscriptions ${refused.map((g) => g.topic).join(", ")}: its ACL grants this identity no registry rights`));
         resolve();
       });
     });

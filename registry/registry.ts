@@ -22,6 +22,8 @@ import { Ledger, type LedgerOptions } from "./ledger/ledger.js";
 import { rateLimiters, type RateLimitOptions } from "./rate-limits.js";
 import { OemTacPolicy, isPinnedOem, type PinnedOem } from "./oem-ranges.js";
 import { RegistryMetrics } from "./metrics.js";
+import { DatabaseOutages } from "./db-outages.js";
+import { PgDatabase } from "./store/pg/database.js";
 
 type PublicKeyInput = Uint8Array | KeyObject | string;
 
@@ -84,6 +86,8 @@ export class Registry {
   readonly ledger: Ledger | undefined;
   readonly #o: RegistryOptions;
   readonly #inflight = new Set<Promise<void>>();
+  /** PostgreSQL: logs lost connections once and holds messages until the database is back (docs/STORAGE.md §7). */
+  readonly #outages: DatabaseOutages | undefined;
   #started = false;
   #stopped = false;
 
@@ -142,6 +146,7 @@ export class Registry {
       ...(this.ledger ? { ledger: this.ledger } : {}),
       metrics: new RegistryMetrics(),
     };
+    this.#outages = this.store.db instanceof PgDatabase ? new DatabaseOutages(this.store.db, log, (m) => this.#dispatch(m.did, m.kind, m.payload, m.tries)) : undefined;
     const mqtt = this.#mqtt;
     this.#http = o.http ? new HttpInterface(this.ctx, { broker: () => (mqtt ? mqtt.connected : undefined), version: o.version ?? "unknown" }) : undefined;
   }
@@ -158,6 +163,9 @@ export class Registry {
       this.ctx.log.log("warn", "oem.unranged", { oemKid: kid, reason: "pinned without TAC ranges: it may endorse any IMEI (PROTOCOL.md §6.1)" });
     }
     if (this.#http && this.#o.http) {
+      // The equipment-status snapshot builds while the rest starts (docs/STORAGE.md §4); a
+      // federated registry answers from its tables (its peers' flags are not in the snapshot).
+      if (!this.ledger) this.store.statusCache.warm();
       const a = await this.#http.listen(this.#o.http.host, this.#o.http.port, this.#o.http.tls);
       if (this.ctx.portal.origins.length === 0) this.ctx.portal.origins.push(`${this.#o.http.tls ? "https" : "http"}://localhost:${a.port}`);
     }
@@ -186,6 +194,11 @@ export class Registry {
     return this.ctx.portal.origins[0] !== undefined ? `${this.ctx.portal.origins[0]}/portal/` : undefined;
   }
 
+  /** Device messages waiting for the database to be reachable again (PostgreSQL, docs/STORAGE.md §7). */
+  get heldMessages(): number {
+    return this.#outages?.held ?? 0;
+  }
+
   /** Resolves when every message handled and every publication made so far is processed, acknowledged and committed. */
   async idle(): Promise<void> {
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
@@ -195,6 +208,7 @@ export class Registry {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#outages?.stop();
     await this.#http?.close();
     await this.ledger?.stop();
     await this.#mqtt?.stop();
@@ -204,7 +218,7 @@ export class Registry {
     if (typeof this.#o.db === "string") this.store.close();
   }
 
-  #dispatch(did: string, kind: DeviceTopicKind, payload: Uint8Array): void {
+  #dispatch(did: string, kind: DeviceTopicKind, payload: Uint8Array, tries = 0): void {
     if (this.#stopped) return;
     const ctx = this.ctx;
     let p: Promise<void>;
@@ -232,6 +246,7 @@ export class Registry {
     }
     this.#track(
       p.catch((e) => {
+        if (this.#outages?.hold({ did, kind, payload, tries }, e)) return; // run again once the database is back
         if (e instanceof ProtocolError) ctx.log.log("warn", `${kind}.refused`, { did, reason: e.message });
         else ctx.log.log("error", `${kind}.failed`, { did, error: String((e as Error)?.stack ?? e) });
       }),

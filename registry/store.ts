@@ -23,6 +23,8 @@ import { PendingHelloTable } from "./store/pending-hellos.js";
 import { EventLog } from "./store/events.js";
 import { StatusTable } from "./store/status.js";
 import { StatusCache } from "./status-cache.js";
+import { StatusSnapshot } from "./status-snapshot.js";
+import type { EquipmentStatus } from "./status-rule.js";
 import { PasskeyTable, PortalSessionTable, WebAuthnChallengeTable } from "./store/passkeys.js";
 import { RegistryError } from "./errors.js";
 import { PgDatabase } from "./store/pg/database.js";
@@ -46,12 +48,16 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 /** The peer flags of a registry that does not federate. */
 export const NO_PEER_FLAGS = (): readonly PeerFlag[] => [];
 
-/** The equipment-status cache's generation for this engine (status-cache.ts). */
-function generationOf(db: Db): () => number | string {
-  if (db instanceof PgDatabase) return () => db.generation;
-  const version = db.prepare("PRAGMA data_version").pluck();
-  const changes = db.prepare("SELECT total_changes()").pluck();
-  return () => `${version.get() as number}:${changes.get() as number}`;
+/** Where a registry that does not federate answers equipment status from (docs/STORAGE.md §4). */
+export interface StatusLookup {
+  get(imei: string): EquipmentStatus | undefined;
+  /** Starts what makes lookups fast (the snapshot's build); lookups are right meanwhile, from the tables. */
+  warm(): void;
+  /** Lookups are answered from memory. */
+  readonly ready: boolean;
+  readonly hits: number;
+  readonly misses: number;
+  readonly size: number;
 }
 
 /** True when `path` names a PostgreSQL database rather than a SQLite file. */
@@ -71,8 +77,8 @@ export class Store {
   readonly pendingHellos: PendingHelloTable;
   readonly events: EventLog;
   readonly status: StatusTable;
-  /** Equipment statuses by IMEI, for a registry that does not federate (status-cache.ts). */
-  readonly statusCache: StatusCache;
+  /** Equipment statuses by IMEI, for a registry that does not federate: the SQLite snapshot (status-snapshot.ts), the PostgreSQL cache (status-cache.ts). */
+  readonly statusCache: StatusLookup;
   /** The owner portal (docs/PORTAL.md). */
   readonly passkeys: PasskeyTable;
   readonly webauthnChallenges: WebAuthnChallengeTable;
@@ -94,7 +100,7 @@ export class Store {
     this.pendingHellos = new PendingHelloTable(db);
     this.events = new EventLog(db);
     this.status = new StatusTable(db);
-    this.statusCache = new StatusCache(generationOf(db));
+    this.statusCache = db instanceof PgDatabase ? new StatusCache(() => db.generation, this.status) : new StatusSnapshot(db, this.status);
     this.passkeys = new PasskeyTable(db);
     this.webauthnChallenges = new WebAuthnChallengeTable(db);
     this.portalSessions = new PortalSessionTable(db);
@@ -155,6 +161,7 @@ export class Store {
   }
 
   close(): void {
+    if (this.statusCache instanceof StatusSnapshot) this.statusCache.stop();
     if (this.db.open) this.db.close();
   }
 }

@@ -35,6 +35,19 @@ export async function labSiteOptions(tls: LabTls): Promise<{ name: string; mqttS
   return { name: "registry", mqttSecurity: await issuedSecurity(tls, "at-r-registry"), ledgerMqttSecurity: await issuedSecurity(tls, "at-l-registry") };
 }
 
+/** The member registries the suite plays (pinned by the embedded registry under these names). */
+export const LAB_LEDGER_PEERS = ["conformance-peer-1", "conformance-peer-2"] as const;
+
+/**
+ * The suite's two member registries' ledger-link identities, CN at-l-<peer name> (the ACL's
+ * naming for ledger clients; deploy/mosquitto/acl-lab grants these two the ledger topics), issued
+ * once on first use.
+ */
+export function labPeerSecurity(tls: LabTls): () => Promise<readonly [MqttSecurity, MqttSecurity]> {
+  let made: Promise<readonly [MqttSecurity, MqttSecurity]> | undefined;
+  return () => (made ??= Promise.all(LAB_LEDGER_PEERS.map((n) => issuedSecurity(tls, `at-l-${n}`))).then(([a, b]) => [a!, b!] as const));
+}
+
 /**
  * Virtual handsets on the lean MQTT client over mutual TLS: each provisioned handset gets a
  * certificate with its device id as CN (the ACL's %u), kept in its own SecureContext.

@@ -18,6 +18,10 @@ export interface PgCluster {
   readonly url: string;
   /** Creates an empty database and returns its URL. */
   createDb(name?: string): Promise<string>;
+  /** Stops the server (fast shutdown: sessions are ended) and keeps its data folder and port. */
+  stopServer(): Promise<void>;
+  /** Starts the server again on the same port and data folder (after stopServer). */
+  startServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -40,11 +44,14 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
   const data = join(dir, "data");
   await tool("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   let port = 0;
+  const start = () => {
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=32MB`;
+    return tool("pg_ctl", ["-D", data, "-o", opts, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
+  };
   for (let attempt = 0; ; attempt++) {
     port = await freePort();
-    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=32MB`;
     try {
-      await tool("pg_ctl", ["-D", data, "-o", opts, "-l", join(dir, "server.log"), "-w", "-t", "60", "start"]);
+      await start();
       break;
     } catch (e) {
       if (attempt >= 2) throw e; // a port taken between freePort() and the server's bind
@@ -56,6 +63,12 @@ export async function startPostgres(bin: string): Promise<PgCluster> {
     url,
     createDb(name = `t${process.pid}_${++counter}_${Date.now() % 1e6}`) {
       return createDatabase(url, name);
+    },
+    async stopServer() {
+      await tool("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]);
+    },
+    async startServer() {
+      await start();
     },
     async stop() {
       if (stopped) return;

@@ -159,6 +159,8 @@ describe("registry operations", () => {
     assert.equal(sample(m.text, 'antitheft_commands{state="REJECTED"}'), 1);
     assert.equal(sample(m.text, 'antitheft_commands{state="SUCCEEDED"}'), 1);
     assert.equal(sample(m.text, "antitheft_devices"), 2);
+    assert.equal(sample(m.text, "antitheft_status_memory_ready"), 1, "the SQLite status snapshot is built");
+    assert.ok((sample(m.text, "antitheft_status_memory_imeis") ?? 0) >= 2, "both handsets' IMEIs are in memory");
     // One lock verified: one observation, counted in the +Inf bucket and in _count.
     assert.equal(sample(m.text, "antitheft_lock_latency_seconds_count"), 1);
     assert.equal(sample(m.text, 'antitheft_lock_latency_seconds_bucket{le="+Inf"}'), 1);

@@ -10,6 +10,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SecureBroker } from "./support/secure-broker.js";
 import { needTool } from "./support/system-tools.js";
@@ -64,4 +66,38 @@ test("conformance (enrolment, theft-lock) and sim (5 handsets, mass block) pass 
   const refused = await run("conformance", "--scenario", "enrolment", "--timeout", "1000", ...denied);
   assert.equal(refused.code, 1, `${refused.stdout}\n${refused.stderr}`);
   assert.match(refused.stdout, /enrolment\s.*(FAIL|ERROR)/, refused.stdout);
+});
+
+// The ledger scenarios over mutual TLS: the suite's two member registries connect with their own
+// ledger-link certificates (CN at-l-conformance-peer-1/-2, issued from --device-ca; acl-lab grants
+// them the ledger topics), the in-process registry's ledger link as at-l-registry. Before they had
+// an identity these scenarios were reported SKIP over TLS; now each must PASS.
+const LEDGER_SCENARIOS = ["ledger-federation", "whole-device-flag", "ledger-hostile", "ledger-get", "ledger-tlog", "ledger-fork", "ledger-restart", "ledger-audit"];
+
+test("conformance: the ledger scenarios (REQ-LG) pass on Mosquitto with the shipped config and acl-lab over mutual TLS", async (t) => {
+  if (!needTool(t, "mosquitto")) return;
+  const b = await SecureBroker.start({ acl: "acl-lab" });
+  t.after(() => b.stop());
+  const lab = await b.issue("lab", { cn: "at-lab" });
+  const tls = ["--broker", b.url, "--mqtt-version", "5", "--ca", b.caFile, "--device-ca", b.dir, "--cert", lab.cert, "--key", lab.key];
+
+  const conf = await run("conformance", "--scenario", LEDGER_SCENARIOS.join(","), ...tls);
+  assert.equal(conf.code, 0, `${conf.stdout}\n${conf.stderr}`);
+  for (const name of LEDGER_SCENARIOS) assert.match(conf.stdout, new RegExp(`^\\s*${name}\\s.*PASS`, "m"), conf.stdout);
+  assert.doesNotMatch(conf.stdout, /FAIL|ERROR|SKIP/);
+  for (const req of ["REQ-LG-01", "REQ-LG-05", "REQ-LG-08", "REQ-LG-09"]) assert.match(conf.stdout, new RegExp(req), conf.stdout);
+
+  // Negative control: the same broker with the two members' ACL blocks removed (SIGHUP re-reads
+  // the acl file). Their certificates still connect, but the broker refuses what they publish on
+  // the ledger topics (MQTT 5 PUBACK 0x87), so the federation scenario cannot pass.
+  const aclPath = join(b.dir, "acl");
+  const acl = readFileSync(aclPath, "utf8");
+  const stripped = acl.replace(/^user at-l-conformance-peer-[12]\ntopic readwrite at\/v1\/ledger\/#\n?/gm, "");
+  assert.notEqual(stripped, acl, "the members' blocks were in acl-lab");
+  writeFileSync(aclPath, stripped);
+  await b.reload();
+  const denied = await run("conformance", "--scenario", "ledger-federation", "--timeout", "2000", ...tls);
+  assert.equal(denied.code, 1, `${denied.stdout}\n${denied.stderr}`);
+  assert.match(denied.stdout, /ledger-federation\s.*(FAIL|ERROR)/, denied.stdout);
+  assert.match(denied.stdout, /Not authorized/, denied.stdout);
 });

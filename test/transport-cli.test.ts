@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as x509 from "@peculiar/x509";
 import { loadClientTls } from "../transport/client-tls.js";
-import { TransportError, explainTls } from "../transport/errors.js";
+import { TransportError, explainTls, isPermanentRefusal } from "../transport/errors.js";
 import { writeKeyPair } from "../registry/keys.js";
 
 const cli = fileURLToPath(new URL("../cli/antitheft.js", import.meta.url));
@@ -143,16 +143,30 @@ test("TLS failures are named: Node's verification codes and the server's alerts 
     [{ code: 135, message: "Connection refused: Not authorized" }, "E_MQTT_NOT_AUTHORIZED"],
   ];
   for (const [e, code] of cases) assert.equal(explainTls(e, "the broker")?.code, code, JSON.stringify(e));
+  // Each of those is a verdict no retry heals: the registry and the agent fail fast on it.
+  for (const [e] of cases) assert.equal(isPermanentRefusal(explainTls(e, "the broker")), true, JSON.stringify(e));
   assert.equal(explainTls({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" }, "the broker"), undefined, "not a TLS failure");
+  // A handshake cut short (a broker restarting) is named but transient: retried.
+  const cut = explainTls({ code: "ECONNRESET", message: "Client network socket disconnected before secure TLS connection was established" }, "the broker");
+  assert.equal(cut?.code, "E_TLS_HANDSHAKE");
+  assert.equal(isPermanentRefusal(cut), false);
 });
 
-test("deploy/mosquitto: acl-lab is the production acl plus the lab harness alone; both configs use it by identity", () => {
+test("deploy/mosquitto: acl-lab is the production acl plus the lab harness and the suite's two ledger members alone; both configs use it by identity", () => {
   const deploy = fileURLToPath(new URL("../../deploy/mosquitto/", import.meta.url));
   const acl = readFileSync(join(deploy, "acl"), "utf8");
   const lab = readFileSync(join(deploy, "acl-lab"), "utf8");
   assert.ok(lab.startsWith(acl), "acl-lab begins with the whole production acl");
   const extra = lab.slice(acl.length).split("\n").filter((l) => l.trim() && !l.startsWith("#"));
-  assert.deepEqual(extra, ["user at-lab", "topic readwrite at/v1/#"]);
+  assert.deepEqual(extra, [
+    "user at-lab",
+    "topic readwrite at/v1/#",
+    // The conformance suite's two member registries: ledger topics only, like any ledger link.
+    "user at-l-conformance-peer-1",
+    "topic readwrite at/v1/ledger/#",
+    "user at-l-conformance-peer-2",
+    "topic readwrite at/v1/ledger/#",
+  ]);
   for (const conf of ["mosquitto.conf", "mosquitto-password.conf"]) {
     const text = readFileSync(join(deploy, conf), "utf8");
     const listener = text.slice(text.indexOf("\nlistener 8883"));

@@ -61,6 +61,23 @@ test("with --tls-cert/--tls-key the registry serves HTTPS; a client trusting the
   assert.match(without.stderr, /cannot reach the registry/);
 });
 
+test("antitheft audit refuses a registry certificate it cannot trust up front: E_TLS_UNKNOWN_CA, exit 2 (not an unreachable registry)", async () => {
+  const otherCa = join(world.dir, "other-ca.crt");
+  writeFileSync(otherCa, (await createCa("another CA")).certPem);
+  const pub = world.files.registry.pub;
+  // --ca naming another CA (transport/https.ts fetchWithCa), and no --ca at all (the system's roots, Node's fetch).
+  for (const ca of [["--ca", otherCa], []]) {
+    const r = runCli(["audit", "--registry", registry.url, "--pub", pub, ...ca]);
+    assert.equal(r.status, 2, `${ca.join(" ")}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, /^error E_TLS_UNKNOWN_CA: the registry at https:\/\/127\.0\.0\.1:\d+\/\S* presented a certificate that does not chain/m);
+  }
+  // Control: trusting the deployment's CA, the same audit gets past the certificate (this
+  // registry keeps no ledger: the next check says so).
+  const trusted = runCli(["audit", "--registry", registry.url, "--pub", pub, "--ca", caFile]);
+  assert.doesNotMatch(trusted.stderr, /E_TLS_/, trusted.stderr);
+  assert.match(trusted.stderr, /keeps no ledger/, trusted.stderr);
+});
+
 test("without --tls-cert the registry says it serves plain HTTP on loopback only", async () => {
   const plain = await RegistryProcess.start({ world, broker: broker.url, protocolVersion: 4, db: join(world.dir, "plain.sqlite"), name: "plain" });
   try {

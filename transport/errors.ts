@@ -14,14 +14,27 @@ export type TransportCode =
   | "E_MQTT_NOT_AUTHORIZED"; // TLS went through, the broker refused the MQTT identity or credentials
 
 export class TransportError extends Error {
+  /**
+   * True when retrying cannot help: the peer judged a certificate or an identity (a TLS alert,
+   * RFC 8446 §6.2, or a CONNACK refusal), or we judged the peer's. False for a TLS failure with no
+   * verdict (a connection cut during the handshake, as when a broker restarts).
+   */
+  readonly permanent: boolean;
+
   constructor(
     readonly code: TransportCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; permanent?: boolean },
   ) {
-    super(`${code}: ${message}`, options);
+    super(`${code}: ${message}`, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = "TransportError";
+    this.permanent = options?.permanent ?? true;
   }
+}
+
+/** `e` is a refusal that retrying cannot heal (TransportError.permanent). */
+export function isPermanentRefusal(e: unknown): e is TransportError {
+  return e instanceof TransportError && e.permanent;
 }
 
 interface NodeTlsError {
@@ -61,7 +74,7 @@ export function explainTls(e: unknown, where: string): TransportError | undefine
   if (/alert handshake failure|alert number 40\b/.test(text))
     return new TransportError("E_TLS_HANDSHAKE", `${where} ended the TLS handshake (no client certificate, or one it does not accept)`, cause);
   if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || (/\bssl\b|\btls/.test(text) && code !== "ECONNREFUSED"))
-    return new TransportError("E_TLS_HANDSHAKE", `TLS with ${where} failed: ${err.message ?? code}`, cause);
+    return new TransportError("E_TLS_HANDSHAKE", `TLS with ${where} failed: ${err.message ?? code}`, { ...cause, permanent: false });
   // MQTT CONNACK refusals (MQTT 3.1.1 §3.2.2.3 codes 4/5; MQTT 5 §3.2.2.2 0x86/0x87/0x8A).
   if (/not authori[sz]ed|bad user ?name or password|banned/.test(text) || (connack !== undefined && [4, 5, 0x86, 0x87, 0x8a].includes(connack)))
     return new TransportError("E_MQTT_NOT_AUTHORIZED", `${where} refused this identity: ${err.message ?? String(connack)}`, cause);

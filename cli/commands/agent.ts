@@ -11,6 +11,7 @@ import { LOG_FLAGS, LOG_USAGE, loggerFromFlags } from "../logging.js";
 import { hexArg, loadTaModule, parseFlags, required, withDeviceErrors } from "./device-common.js";
 import { mqttSecurityFromFlags, TRANSPORT_FLAGS, TRANSPORT_USAGE } from "./transport-flags.js";
 import { deviceTlsFiles } from "../../transport/device-tls-files.js";
+import type { TransportError } from "../../transport/errors.js";
 
 const usage = `Usage: antitheft agent --dir DEVICE --broker mqtt(s)://HOST:PORT [--mqtt-version 4|5]
          [--heartbeat SECONDS] [--enforcer-config FILE] [--measurement HEX] [--log text|json] [--log-level LEVEL]
@@ -91,6 +92,10 @@ export const agent: Command = {
       }
       const { mqttSecurityOptions } = await import("../../transport/mqtt-options.js");
       let agentInstance;
+      // The broker refusing our certificate or identity on the first connection ends the agent
+      // (exit 2) instead of retrying forever (docs/PROTOCOL.md §2.1).
+      let refused: ((e: TransportError) => void) | undefined;
+      const refusal = new Promise<TransportError>((resolve) => (refused = resolve));
       try {
         agentInstance = await Agent.start({
           folder: DeviceFolder.at(dir),
@@ -101,6 +106,7 @@ export const agent: Command = {
           protocolVersion: version === "5" ? 5 : 4,
           heartbeatS,
           measurement,
+          onTransportRefused: (e) => refused?.(e),
         });
       } catch (e) {
         lock.release();
@@ -116,20 +122,24 @@ export const agent: Command = {
         }
       };
       health("running");
-      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid, ...(security?.tls?.identity ? { identity: security.tls.identity } : {}) });
-      await new Promise<void>((resolve) => {
+      // Signal handlers before the agent.running line: whoever reads that line may stop us at once.
+      const ending = new Promise<TransportError | undefined>((resolve) => {
         // The agent's own timers are unref'd; this interval keeps the process up until a signal.
         const keepAlive = setInterval(() => health("running"), 2000);
-        const stop = () => {
+        const stop = (e?: TransportError) => {
           clearInterval(keepAlive);
-          resolve();
+          resolve(e);
         };
-        process.once("SIGINT", stop);
-        process.once("SIGTERM", stop);
+        process.once("SIGINT", () => stop());
+        process.once("SIGTERM", () => stop());
+        void refusal.then(stop);
       });
+      logger.log("info", "agent.running", { did: a.did, dir, broker, pid: process.pid, ...(security?.tls?.identity ? { identity: security.tls.identity } : {}) });
+      const ended = await ending;
       await a.stop(true);
       health("stopped");
       lock.release();
+      if (ended) throw new CliError(ended.code, ended.message.replace(/^E_[A-Z_]+: /, ""), 2);
       logger.log("info", "agent.stopped", { did: a.did });
       return 0;
     }),

@@ -163,8 +163,8 @@ export const auditCommand: Command = {
     // Configuration mistakes (a --pub of another registry, a registry without a ledger) are
     // reported as such, exit 2, before anything is audited (cli/preflight.ts).
     for (const [i, t] of targets.entries()) {
-      await checkRegistryKey(t.url, t.publicKey, `--pub ${pubs[i]}`, "--registry");
-      await checkKeepsLedger(t.url, "--registry");
+      await checkRegistryKey(t.url, t.publicKey, `--pub ${pubs[i]}`, "--registry", caFetch);
+      await checkKeepsLedger(t.url, "--registry", caFetch);
     }
 
     let state = loadState(v.state);

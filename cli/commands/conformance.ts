@@ -10,6 +10,8 @@ import { loadPublicKey } from "../../registry/keys.js";
 import { checkRegistryKey } from "../preflight.js";
 import { LAB_TLS_FLAGS, LAB_TLS_USAGE, labTlsFromFlags } from "./lab-tls-flags.js";
 import { toolVersion } from "../version.js";
+import { loadTlsFlags } from "./transport-flags.js";
+import { fetchWithCa } from "../../transport/https.js";
 
 const usage = `Usage: antitheft conformance [--report DIR] [--scenario NAME,...|all] [--broker URL]
                              [--mqtt-version 4|5] [--devices N] [--timeout MS] [--workers K]
@@ -34,7 +36,8 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --devices N          handsets in the mass block (default 20)
   --timeout MS         the longest wait for anything the protocol promises "soon" (default 5000)
   --workers K          run the mass block's handsets in K worker threads (default 0)
-  --registry URL       a third-party registry's HTTP base URL
+  --registry URL       a third-party registry's HTTP base URL (https:// under a private CA: give
+                       that CA's certificate in the environment, ANTITHEFT_REGISTRY_CA=FILE)
   --registry-pub FILE  its command public key (SPKI PEM)
   --oem-key FILE       an OEM private key (PKCS#8 PEM) whose public key the registry pins
   --authority-key FILE a private key the registry pins as an authority (mass block, flag rights)
@@ -48,7 +51,8 @@ command key whose public half is --registry-pub (provisioned into the suite's ha
   --ledger-peer-key FILE
                        twice: private keys (PKCS#8 PEM) of the two member registries the suite
                        plays; the registry pins their public halves as ledger peers (--peer-pub).
-                       Without them (and --federation-key) the ledger scenarios are skipped
+                       Without them (and --federation-key) the ledger scenarios are skipped.
+                       Over mqtts:// they connect as at-l-conformance-peer-1 and -2 (acl-lab).
   --federation-key HEX|FILE
                        the federation key the registry holds: 64 hex characters, or a file of them
   --driver MODULE      an ES module exporting createDriver(context) -> HandsetDriver: your
@@ -190,7 +194,7 @@ export const conformance: Command = {
       }
     };
     const { EmbeddedSite } = await import("../../simulator/embedded.js");
-    const { TlsVirtualHandsetDriver, labSiteOptions } = await import("../../simulator/lab-tls.js");
+    const { TlsVirtualHandsetDriver, labSiteOptions, labPeerSecurity } = await import("../../simulator/lab-tls.js");
     const { WorkerFleet } = await import("../../simulator/fleet.js");
     const { Progress } = await import("../../simulator/progress.js");
 
@@ -207,11 +211,21 @@ export const conformance: Command = {
         } catch (e) {
           throw new CliError("E_FILE", (e as Error).message);
         }
+        // An https:// registry whose certificate a private CA issued: ANTITHEFT_REGISTRY_CA, as for
+        // the owner and authority commands (docs/PROTOCOL.md §2.1). Every HTTP request the suite
+        // makes in this process trusts that CA.
+        const registryCa = process.env.ANTITHEFT_REGISTRY_CA;
+        if (registryCa && /^https:/i.test(v.registry)) globalThis.fetch = fetchWithCa(loadTlsFlags({ ca: registryCa }).ca!);
         // A --registry-pub of another registry would make every handset reject every command:
         // a configuration mistake, reported as such (exit 2) before any scenario runs.
         await checkRegistryKey(v.registry, registryPublic, `--registry-pub ${v["registry-pub"]}`, "--registry");
         const ledger = v["federation-key"]
-          ? { peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const, federationKey: federationKeyArg(v["federation-key"]) }
+          ? {
+              peerKeys: [readPrivate(peerKeys[0]!, "ledger-peer-key"), readPrivate(peerKeys[1]!, "ledger-peer-key")] as const,
+              federationKey: federationKeyArg(v["federation-key"]),
+              // Over mutual TLS the members the suite plays get ledger-link certificates from --device-ca.
+              ...(tls ? { peerSecurity: labPeerSecurity(tls) } : {}),
+            }
           : undefined;
         const ctx = { brokerUrl: v.broker, mqttVersion: mqttVersion as 4 | 5, module, ...(measurement ? { measurement } : {}) };
         const driver = v.driver

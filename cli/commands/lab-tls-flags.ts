@@ -15,8 +15,9 @@ export const LAB_TLS_FLAGS = {
 
 export const LAB_TLS_USAGE = `  --ca FILE            with an mqtts:// broker: the CA certificate (PEM) its certificate chains to
   --device-ca DIR      an \`antitheft pki init\` folder (ca.crt, ca.key) whose CA the broker trusts:
-                       it issues each virtual handset's certificate (CN = its device id) and the
-                       in-process registry's (at-r-registry, at-l-registry)
+                       it issues each virtual handset's certificate (CN = its device id), the
+                       in-process registry's (at-r-registry, at-l-registry) and the ledger
+                       members' the suite plays (at-l-conformance-peer-1, -2)
   --cert, --key FILE   the harness's certificate and key (observer, attacker; \`antitheft pki issue
                        at-lab\`, allowed by deploy/mosquitto/acl-lab)`;
 

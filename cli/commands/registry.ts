@@ -18,6 +18,7 @@ import { parseWitnessPolicy, type WitnessPolicy } from "../../registry/ledger/wi
 import { loadTlsFlags, mqttSecurityFromFlags, transportCliError, TRANSPORT_FLAGS, TRANSPORT_USAGE } from "./transport-flags.js";
 import { isLoopback, loadServerTls, type ServerTls } from "../../transport/https.js";
 import { securedMqttFactory, type MqttSecurity } from "../../transport/mqtt-options.js";
+import { isPermanentRefusal } from "../../transport/errors.js";
 
 /** A `<who> keygen --out FILE [--force]` command writing an Ed25519 PEM pair. */
 export function keygenCommand(who: string, summary: string, purpose: string): Command {
@@ -298,6 +299,9 @@ export const registryRun: Command = {
     } catch (e) {
       await registry.stop().catch(() => {});
       if (e instanceof CliError) throw e;
+      // The broker refused our certificate or identity, or we refused its (PROTOCOL.md §2.1):
+      // retrying cannot heal it, so this is a configuration mistake (exit 2, not restarted).
+      if (isPermanentRefusal(e)) throw new CliError(e.code, e.message.replace(/^E_[A-Z_]+: /, ""), 2);
       throw new CliError("E_START", `the registry could not start: ${(e as Error).message}`);
     }
     // The start-up banner is an event like any other (one stream, one format).

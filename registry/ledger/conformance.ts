@@ -21,6 +21,7 @@ import { verifyInclusion } from "./verify.js";
 import { verifyTreeHead } from "./tree-head.js";
 import { verifyEntry } from "./entry.js";
 import { publicKeyFromRaw } from "../../attestation/index.js";
+import { mqttSecurityOptions, type MqttSecurity } from "../../transport/mqtt-options.js";
 
 /** The ledger requirements, with their sources (docs/CONFORMANCE.md takes them from here). */
 export const REQ_LG = {
@@ -76,7 +77,19 @@ export class SimulatedPeer {
   #client: MqttClient | undefined;
   #ts = Date.now();
 
-  constructor(readonly o: { readonly broker: string; readonly key: SigningKey; readonly federationKey: FederationKey | Uint8Array; readonly protocolVersion?: 4 | 5 }) {
+  constructor(
+    readonly o: {
+      readonly broker: string;
+      readonly key: SigningKey;
+      readonly federationKey: FederationKey | Uint8Array;
+      readonly protocolVersion?: 4 | 5;
+      /**
+       * Its transport identity on an mqtts:// broker (PROTOCOL.md §2.1): a ledger link's
+       * certificate, CN at-l-<name>, which is then its client id too.
+       */
+      readonly security?: MqttSecurity;
+    },
+  ) {
     this.key = o.key;
     this.federationKey = o.federationKey instanceof FederationKey ? o.federationKey : new FederationKey(o.federationKey);
   }
@@ -86,7 +99,10 @@ export class SimulatedPeer {
   }
 
   async connect(): Promise<void> {
-    const c = connect(this.o.broker, { clientId: `at-l-sim-${this.logHex.slice(0, 12)}-${Date.now() % 100000}`, protocolVersion: this.o.protocolVersion ?? 4, reconnectPeriod: 0 });
+    // With a certificate the broker takes its CN as the client id (use_username_as_clientid).
+    const identity = this.o.security?.tls?.identity;
+    const clientId = identity ?? `at-l-sim-${this.logHex.slice(0, 12)}-${Date.now() % 100000}`;
+    const c = connect(this.o.broker, { clientId, protocolVersion: this.o.protocolVersion ?? 4, reconnectPeriod: 0, ...mqttSecurityOptions(this.o.broker, this.o.security) });
     await new Promise<void>((resolve, reject) => {
       c.once("connect", () => resolve());
       c.once("error", reject);

@@ -8,6 +8,7 @@ import { connect as mqttConnect, type IClientOptions, type MqttClient } from "mq
 import { MAX_PAYLOAD_BYTES, SESSION_EXPIRY_S } from "../../protocol/messages.js";
 import type { Logger } from "../../agent/log.js";
 import type { MqttFactory } from "../mqtt-service.js";
+import { explainTls, isPermanentRefusal, TransportError } from "../../transport/errors.js";
 import { LEDGER_TOPIC_PREFIX, ledgerTopic, parseLedgerTopic, type LedgerTopicKind } from "./topics.js";
 
 export interface FederationLinkOptions {
@@ -50,6 +51,8 @@ export class FederationLink {
       protocolVersion: v,
       clean: false,
       reconnectPeriod: 1000,
+      // As the device link (mqtt-service.ts): keep trying after a refusal once running.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       keepalive: 30,
       ...(v === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
@@ -57,18 +60,34 @@ export class FederationLink {
     const client = (o.factory ?? mqttConnect)(o.url, options);
     this.#client = client;
     client.on("message", (topic, payload) => this.#inbound(topic, payload));
-    client.on("error", (e) => o.log.log(this.#client === client ? "warn" : "debug", "ledger.mqtt-error", { error: e.message }));
     return new Promise((resolve, reject) => {
       let first = true;
+      client.on("error", (e) => {
+        const t = explainTls(e, `the ledger broker at ${o.url}`);
+        const fatal = first && isPermanentRefusal(t);
+        o.log.log(this.#client !== client ? "debug" : fatal ? "error" : "warn", "ledger.mqtt-error", { error: t?.message ?? e.message, ...(t ? { code: t.code } : {}) });
+        // A refusal retrying cannot heal, before the link ever came up: fail fast (mqtt-service.ts).
+        if (fatal) {
+          first = false;
+          client.end(true);
+          reject(t);
+        }
+      });
       client.on("connect", () => {
         const subs: Record<string, { qos: 1 }> = {};
         for (const k of ["entry", "sth", "gossip", "alarm", "checkpoint"]) subs[`${LEDGER_TOPIC_PREFIX}+/${k}`] = { qos: 1 };
         subs[ledgerTopic(o.ownLog, "get")] = { qos: 1 };
         client.subscribe(subs, (err, granted) => {
           const refused = (granted ?? []).filter((g) => g.qos === 128);
-          const failure = err ?? (refused.length ? new Error(`subscription refused: ${refused.map((g) => g.topic).join(", ")}`) : undefined);
+          // Refused subscriptions: the ACL grants this identity no ledger rights (PROTOCOL.md §2.1).
+          const failure =
+            err ??
+            (refused.length
+              ? new TransportError("E_MQTT_NOT_AUTHORIZED", `the ledger broker at ${o.url} refused ${this.clientId} the subscriptions ${refused.map((g) => g.topic).join(", ")}: its ACL grants this identity no ledger rights`)
+              : undefined);
           if (failure) {
             o.log.log("error", "ledger.subscribe-failed", { error: String(failure) });
+            if (first && failure instanceof TransportError) client.end(true);
             if (first) reject(failure);
           } else {
             o.log.log("info", "ledger.connected", { broker: o.url, clientId: this.clientId });

@@ -223,4 +223,47 @@ export const MIGRATIONS: readonly string[] = [
 
   ALTER TABLE claim_codes ADD COLUMN proof BLOB;  -- a verified claim proof handed in for the code
   `,
+  // 6: the equipment-status change feed (docs/STORAGE.md §4, registry/status-snapshot.ts): every
+  // write an IMEI's status depends on - bindings, flags, a device row and its tampered bit - appends
+  // the IMEIs it touches, in commit order (SQLite has one writer; AUTOINCREMENT never reuses a seq).
+  // Each registry process's in-memory snapshot replays the rows after the last seq it applied. The
+  // feed keeps its newest 100,000 rows; a snapshot that fell further behind rebuilds.
+  `
+  CREATE TABLE status_changes (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    imei TEXT NOT NULL
+  );
+  CREATE TRIGGER status_changes_window AFTER INSERT ON status_changes BEGIN
+    DELETE FROM status_changes WHERE seq <= NEW.seq - 100000;
+  END;
+  CREATE TRIGGER imei_bindings_status_ins AFTER INSERT ON imei_bindings BEGIN
+    INSERT INTO status_changes (imei) VALUES (NEW.imei);
+  END;
+  CREATE TRIGGER imei_bindings_status_del AFTER DELETE ON imei_bindings BEGIN
+    INSERT INTO status_changes (imei) VALUES (OLD.imei);
+  END;
+  CREATE TRIGGER imei_bindings_status_upd AFTER UPDATE ON imei_bindings BEGIN
+    INSERT INTO status_changes (imei) VALUES (OLD.imei);
+    INSERT INTO status_changes (imei) SELECT NEW.imei WHERE NEW.imei <> OLD.imei;
+  END;
+  CREATE TRIGGER flags_status_ins AFTER INSERT ON flags BEGIN
+    INSERT INTO status_changes (imei) SELECT imei FROM imei_bindings WHERE did = NEW.did;
+  END;
+  CREATE TRIGGER flags_status_upd AFTER UPDATE ON flags BEGIN
+    INSERT INTO status_changes (imei) SELECT imei FROM imei_bindings WHERE did = NEW.did OR did = OLD.did;
+  END;
+  CREATE TRIGGER flags_status_del AFTER DELETE ON flags BEGIN
+    INSERT INTO status_changes (imei) SELECT imei FROM imei_bindings WHERE did = OLD.did;
+  END;
+  CREATE TRIGGER devices_status_ins AFTER INSERT ON devices BEGIN
+    INSERT INTO status_changes (imei) SELECT imei FROM imei_bindings WHERE did = NEW.did;
+  END;
+  CREATE TRIGGER devices_status_upd AFTER UPDATE OF tampered, did ON devices
+    WHEN NEW.tampered IS NOT OLD.tampered OR NEW.did IS NOT OLD.did BEGIN
+    INSERT INTO status_changes (imei) SELECT imei FROM imei_bindings WHERE did = NEW.did OR did = OLD.did;
+  END;
+  CREATE TRIGGER devices_status_del AFTER DELETE ON devices BEGIN
+    INSERT INTO status_changes (imei) SELECT imei FROM imei_bindings WHERE did = OLD.did;
+  END;
+  `,
 ];

@@ -9,7 +9,7 @@ import type { KeyObject } from "node:crypto";
 import { nodeSigner, privateKeyToPem } from "../../attestation/index.js";
 import { signingKey } from "../../registry/keys.js";
 import { WorkerFleet } from "../fleet.js";
-import type { HandsetDriver, Target } from "./target.js";
+import type { HandsetDriver, LedgerMembership, Target } from "./target.js";
 
 /** What a driver module's `createDriver` receives. */
 export interface DriverContext {
@@ -80,7 +80,7 @@ export interface ExternalTargetOptions {
    * The federation the suite plays (Capability "ledger"): two private keys whose public halves
    * the registry pins as ledger peers, and the federation key it holds.
    */
-  readonly ledger?: { readonly peerKeys: readonly [KeyObject, KeyObject]; readonly federationKey: Uint8Array };
+  readonly ledger?: { readonly peerKeys: readonly [KeyObject, KeyObject]; readonly federationKey: Uint8Array; readonly peerSecurity?: LedgerMembership["peerSecurity"] };
   readonly driver: HandsetDriver;
   /** Worker threads for a mass block's fleet (0: the driver's handsets). */
   readonly workers?: number;
@@ -115,7 +115,9 @@ export function externalTarget(o: ExternalTargetOptions): Target {
           },
         }
       : {}),
-    ...(o.ledger ? { ledger: { peers: [signingKey(o.ledger.peerKeys[0]), signingKey(o.ledger.peerKeys[1])] as const, federationKey: o.ledger.federationKey } } : {}),
+    ...(o.ledger
+      ? { ledger: { peers: [signingKey(o.ledger.peerKeys[0]), signingKey(o.ledger.peerKeys[1])] as const, federationKey: o.ledger.federationKey, ...(o.ledger.peerSecurity ? { peerSecurity: o.ledger.peerSecurity } : {}) } }
+      : {}),
     driver: o.driver,
     ...(o.workers && o.workers > 0
       ? {

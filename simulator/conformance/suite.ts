@@ -5,7 +5,7 @@ import { liteTransport } from "../mqtt-lite.js";
 import type { EmbeddedSite } from "../embedded.js";
 import { VirtualHandsetDriver, type VirtualHandsetOptions } from "../handset.js";
 import type { HandsetDriver, Target } from "./target.js";
-import { TlsVirtualHandsetDriver, type LabTls } from "../lab-tls.js";
+import { TlsVirtualHandsetDriver, labPeerSecurity, type LabTls } from "../lab-tls.js";
 import { tamperLedgerFile } from "./ledger-tamper.js";
 import { tamperLedgerPostgres } from "./ledger-tamper-pg.js";
 import { isPostgresUrl } from "../../registry/store.js";
@@ -59,11 +59,11 @@ export function siteTarget(o: SiteTargetOptions): Target {
     ...(restartBroker ? { restartBroker } : {}),
     restartRegistry: () => site.restartRegistry(),
     // The embedded registry federates with the suite's peers, and its database file is at hand.
-    // The peers the suite plays connect without a transport identity: over mutual TLS the
-    // ledger scenarios are skipped (docs/CONFORMANCE.md "Over mutual TLS").
-    ...(site.options.ledger && !o.tls
+    // Over mutual TLS each peer has its own ledger-link certificate (docs/CONFORMANCE.md "Over
+    // mutual TLS").
+    ...(site.options.ledger
       ? {
-          ledger: { peers: site.ledgerPeers, federationKey: site.federationKey },
+          ledger: { peers: site.ledgerPeers, federationKey: site.federationKey, ...(o.tls ? { peerSecurity: labPeerSecurity(o.tls) } : {}) },
           tamperLedger: async () => (isPostgresUrl(site.dbPath) ? tamperLedgerPostgres(site.dbPath) : tamperLedgerFile(site.dbPath)),
         }
       : {}),

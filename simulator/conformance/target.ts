@@ -119,6 +119,12 @@ export interface LedgerMembership {
   readonly peers: readonly [SigningKey, SigningKey];
   /** The federation's pseudonymisation key (32 bytes), which the registry holds too. */
   readonly federationKey: Uint8Array;
+  /**
+   * On an mqtts:// broker, the two members' transport identities (ledger-link certificates, CN
+   * at-l-conformance-peer-1 and -2, which deploy/mosquitto/acl-lab grants the ledger topics;
+   * PROTOCOL.md §2.1). Made on first use.
+   */
+  readonly peerSecurity?: () => Promise<readonly [MqttSecurity, MqttSecurity]>;
 }
 
 /** A row of the registry's stored log rewritten behind its back (Capability "ledger-storage"). */

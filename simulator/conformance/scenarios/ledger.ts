@@ -27,7 +27,10 @@ export interface Peers {
 async function joinPeers(s: Session): Promise<Peers> {
   const m = s.target.ledger!;
   const url = s.target.registryUrl();
-  const [origin, other] = m.peers.map((key) => new SimulatedPeer({ broker: s.target.brokerUrl, key, federationKey: m.federationKey, protocolVersion: s.target.mqttVersion })) as [SimulatedPeer, SimulatedPeer];
+  const security = await m.peerSecurity?.();
+  const [origin, other] = m.peers.map(
+    (key, i) => new SimulatedPeer({ broker: s.target.brokerUrl, key, federationKey: m.federationKey, protocolVersion: s.target.mqttVersion, ...(security ? { security: security[i]! } : {}) }),
+  ) as [SimulatedPeer, SimulatedPeer];
   const close = async () => void (await Promise.allSettled([origin.close(), other.close()]));
   try {
     for (const p of [origin, other]) {
