@@ -77,6 +77,9 @@ export interface RegistryOptions {
   readonly portal?: { readonly origins?: readonly string[]; readonly rpId?: string; readonly rpName?: string };
 }
 
+/** How often the registry prunes the equipment-status change feed. */
+const FEED_PRUNE_MS = 60_000;
+
 export class Registry {
   readonly store: Store;
   readonly ctx: Context;
@@ -90,6 +93,7 @@ export class Registry {
   readonly #outages: DatabaseOutages | undefined;
   #started = false;
   #stopped = false;
+  #pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(o: RegistryOptions) {
     // Keys first (E_CONFIG), before anything is opened: small-order or off-curve keys are refused.
@@ -166,6 +170,9 @@ export class Registry {
       // The equipment-status snapshot builds while the rest starts (docs/STORAGE.md §4); a
       // federated registry answers from its tables (its peers' flags are not in the snapshot).
       if (!this.ledger) this.store.statusCache.warm();
+      this.#pruneFeed();
+      this.#pruneTimer = setInterval(() => this.#pruneFeed(), FEED_PRUNE_MS);
+      this.#pruneTimer.unref();
       const a = await this.#http.listen(this.#o.http.host, this.#o.http.port, this.#o.http.tls);
       if (this.ctx.portal.origins.length === 0) this.ctx.portal.origins.push(`${this.#o.http.tls ? "https" : "http"}://localhost:${a.port}`);
     }
@@ -208,6 +215,7 @@ export class Registry {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearInterval(this.#pruneTimer);
     this.#outages?.stop();
     await this.#http?.close();
     await this.ledger?.stop();
@@ -216,6 +224,16 @@ export class Registry {
     await Promise.allSettled([...this.#inflight]);
     this.#gc.flush();
     if (typeof this.#o.db === "string") this.store.close();
+  }
+
+  /** Keeps the equipment-status change feed to its newest rows (docs/STORAGE.md §4.1). */
+  #pruneFeed(): void {
+    try {
+      const n = this.store.pruneStatusChanges();
+      if (n > 0) this.ctx.log.log("debug", "status.feed-pruned", { rows: n });
+    } catch (e) {
+      this.ctx.log.log("warn", "status.feed-prune-failed", { error: (e as Error).message });
+    }
   }
 
   #dispatch(did: string, kind: DeviceTopicKind, payload: Uint8Array, tries = 0): void {

@@ -45,6 +45,9 @@ export { OPEN_STATUSES } from "./store/commands.js";
 /** The schema version this registry writes (PRAGMA user_version). */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** How many rows of the equipment-status change feed the registry keeps (docs/STORAGE.md §4.1). */
+export const STATUS_FEED_KEEP = 100_000;
+
 /** The peer flags of a registry that does not federate. */
 export const NO_PEER_FLAGS = (): readonly PeerFlag[] => [];
 
@@ -154,6 +157,15 @@ export class Store {
    */
   tx<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
+  }
+
+  /**
+   * Deletes the equipment-status change feed's rows but the newest `keep` (SQLite; docs/STORAGE.md
+   * §4.1: a snapshot further behind rebuilds). PostgreSQL keeps no feed. Returns the rows deleted.
+   */
+  pruneStatusChanges(keep = STATUS_FEED_KEEP): number {
+    if (this.engine === "postgres") return 0;
+    return this.db.prepare("DELETE FROM status_changes WHERE seq <= (SELECT max(seq) FROM status_changes) - ?").run(keep).changes;
   }
 
   get schemaVersion(): number {

@@ -158,17 +158,19 @@ test("SQLite: the build spans event-loop turns, pages end inside an IMEI's devic
   assert.equal(snap.size, IMEIS);
 });
 
-test("SQLite: a snapshot that fell behind the feed's window rebuilds and answers from the tables meanwhile", async (t) => {
+test("SQLite: a snapshot that fell behind the pruned feed rebuilds and answers from the tables meanwhile", async (t) => {
   const { a, b } = twoWorkers(t);
   seed(a);
   const snap = a.statusCache as StatusSnapshot;
   assert.equal(equipmentStatus(a, IMEI), "WHITELISTED");
   assert.equal(snap.builds, 1);
-  // More than the window's 100,000 rows after A's position, then a flag: A's next feed row is gone.
+  // More than the kept 100,000 rows after A's position, then a flag, then the registry's prune:
+  // A's next feed row is gone.
   b.tx(() => {
     b.db.exec(`WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100010) INSERT INTO status_changes (imei) SELECT '${IMEI2}' FROM c`);
     b.flags.raise("a".repeat(32), IMEI, "stolen", owner, "", 10);
   });
+  assert.equal(b.pruneStatusChanges(), 13, "2 bindings + 100,010 + 1 flag, less the newest 100,000");
   assert.equal(b.db.prepare("SELECT count(*) FROM status_changes").pluck().get(), 100_000, "the feed keeps its newest 100,000 rows");
   assert.equal(equipmentStatus(a, IMEI), "BLACKLISTED");
   await waitFor(() => snap.ready, "rebuilt", 10_000);

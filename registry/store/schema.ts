@@ -227,15 +227,14 @@ export const MIGRATIONS: readonly string[] = [
   // write an IMEI's status depends on - bindings, flags, a device row and its tampered bit - appends
   // the IMEIs it touches, in commit order (SQLite has one writer; AUTOINCREMENT never reuses a seq).
   // Each registry process's in-memory snapshot replays the rows after the last seq it applied. The
-  // feed keeps its newest 100,000 rows; a snapshot that fell further behind rebuilds.
+  // registry prunes the feed to its newest rows (Store.pruneStatusChanges; not a trigger on the
+  // feed: that nested trigger program made every write 5x slower); a snapshot that fell behind the
+  // oldest row left rebuilds.
   `
   CREATE TABLE status_changes (
     seq  INTEGER PRIMARY KEY AUTOINCREMENT,
     imei TEXT NOT NULL
   );
-  CREATE TRIGGER status_changes_window AFTER INSERT ON status_changes BEGIN
-    DELETE FROM status_changes WHERE seq <= NEW.seq - 100000;
-  END;
   CREATE TRIGGER imei_bindings_status_ins AFTER INSERT ON imei_bindings BEGIN
     INSERT INTO status_changes (imei) VALUES (NEW.imei);
   END;

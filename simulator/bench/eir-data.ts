@@ -58,6 +58,7 @@ export function loadEirData(store: Store, n: number): void {
     store.db.exec("VACUUM ANALYZE");
     store.db.exec("CHECKPOINT");
   } else {
+    store.pruneStatusChanges(); // as the registry does every minute (docs/STORAGE.md §4.1)
     store.db.exec("ANALYZE");
     store.db.pragma("wal_checkpoint(TRUNCATE)");
   }
