@@ -35,6 +35,8 @@ import { routeOf, sendMetrics } from "./http-ops.js";
 import { LEDGER_PREFIX, ledgerResource } from "./ledger/http.js";
 import { TLOG_PREFIX, tlogAsset } from "./ledger/tlog-http.js";
 
+const EIR_QUERY = `${EIR_PATH}?`;
+
 function send(res: ServerResponse, status: number, body: unknown, type = "application/json"): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
@@ -57,8 +59,8 @@ function fail(res: ServerResponse, e: unknown): void {
   send(res, err.httpStatus, { ok: false, code: err.code, message: err.message });
 }
 
-function eir(ctx: Context, url: URL, res: ServerResponse): void {
-  const peis = url.searchParams.getAll("pei");
+function eir(ctx: Context, query: URLSearchParams, res: ServerResponse): void {
+  const peis = query.getAll("pei");
   if (peis.length === 0) return problem(res, 400, "MANDATORY_IE_MISSING", "the pei query parameter is required", "pei");
   if (peis.length > 1) return problem(res, 400, "MANDATORY_IE_INCORRECT", "pei given more than once", "pei");
   const p = imeiOfPei(peis[0]);
@@ -86,7 +88,7 @@ async function route(ctx: Context, ops: OpsSources, req: IncomingMessage, res: S
   }
   if (url.pathname === EIR_PATH) {
     if (method !== "GET") return problem(res, 405, "METHOD_NOT_ALLOWED", "use GET");
-    return eir(ctx, url, res);
+    return eir(ctx, url.searchParams, res);
   }
   if (url.pathname === REQUESTS_PATH) {
     if (method !== "POST") throw new RegistryError("E_METHOD", "use POST");
@@ -155,12 +157,28 @@ export class HttpInterface {
 
   /** Listens on host:port (port 0 = any free port), HTTPS with `tls`; resolves with the bound address. */
   listen(host: string, port: number, tls?: ServerTls): Promise<AddressInfo> {
+    const internal = (e: unknown): RegistryError => {
+      const err = asRegistryError(e);
+      if (err.code === "E_INTERNAL") this.#ctx.log.log("error", "http.internal-error", { error: String((e as Error)?.stack ?? e) });
+      return err;
+    };
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       const metrics = this.#ctx.metrics;
+      // The lookup a network makes on every attach, answered synchronously without the general
+      // router (docs/STORAGE.md §5): same answers, same errors, counted the same.
+      if (req.method === "GET" && req.url?.startsWith(EIR_QUERY)) {
+        try {
+          eir(this.#ctx, new URLSearchParams(req.url.slice(EIR_QUERY.length)), res);
+        } catch (e) {
+          internal(e);
+          problem(res, 500, "SYSTEM_FAILURE", "the registry could not answer");
+        }
+        metrics?.http("equipment-status", "GET", res.statusCode);
+        return;
+      }
       if (metrics) res.once("finish", () => metrics.http(routeOf(req.url), req.method ?? "GET", res.statusCode));
       route(this.#ctx, this.#ops, req, res).catch((e) => {
-        const err = asRegistryError(e);
-        if (err.code === "E_INTERNAL") this.#ctx.log.log("error", "http.internal-error", { error: String((e as Error)?.stack ?? e) });
+        const err = internal(e);
         if (res.headersSent) return void res.destroy();
         if (req.url?.startsWith(EIR_PATH)) return problem(res, 500, "SYSTEM_FAILURE", "the registry could not answer");
         // A body over the limit is answered and the connection closed.
