@@ -3,24 +3,12 @@
 // one naming the violated requirement, and refuse a module that is not a driver.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI } from "./support/e2e.js";
+import { runCliAsync } from "./support/e2e.js";
 
 const dist = new URL("../", import.meta.url).href; // dist/
-
-function cli(args: readonly string[]): Promise<{ status: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    p.stdout.on("data", (d: Buffer) => void (out += d.toString()));
-    p.stderr.on("data", (d: Buffer) => void (err += d.toString()));
-    p.on("exit", (status) => resolve({ status, out, err }));
-  });
-}
 
 const driverSource = (broken: boolean) => `
 import { VirtualHandsetDriver } from "${dist}simulator/handset.js";
@@ -38,16 +26,16 @@ test("antitheft conformance --driver: a working driver passes, a broken one fail
     await writeFile(join(dir, "good.mjs"), driverSource(false));
     await writeFile(join(dir, "broken.mjs"), driverSource(true));
     await writeFile(join(dir, "not-a-driver.mjs"), "export const x = 1;\n");
-    const good = await cli(["conformance", "--driver", join(dir, "good.mjs"), "--scenario", "theft-lock,reboot-locked,sealed-state"]);
-    assert.equal(good.status, 0, good.out + good.err);
-    assert.match(good.out, /handsets: ACME test phones/);
-    assert.match(good.out, /3 scenarios: 3 pass/);
-    const broken = await cli(["conformance", "--driver", join(dir, "broken.mjs"), "--scenario", "theft-lock", "--timeout", "2000"]);
-    assert.equal(broken.status, 1, broken.out + broken.err);
-    assert.match(broken.out, /theft-lock\s+FAIL[\s\S]*REQ-LK-01/);
-    const bad = await cli(["conformance", "--driver", join(dir, "not-a-driver.mjs"), "--scenario", "theft-lock"]);
+    const good = await runCliAsync(["conformance", "--driver", join(dir, "good.mjs"), "--scenario", "theft-lock,reboot-locked,sealed-state"]);
+    assert.equal(good.status, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /handsets: ACME test phones/);
+    assert.match(good.stdout, /3 scenarios: 3 pass/);
+    const broken = await runCliAsync(["conformance", "--driver", join(dir, "broken.mjs"), "--scenario", "theft-lock", "--timeout", "2000"]);
+    assert.equal(broken.status, 1, broken.stdout + broken.stderr);
+    assert.match(broken.stdout, /theft-lock\s+FAIL[\s\S]*REQ-LK-01/);
+    const bad = await runCliAsync(["conformance", "--driver", join(dir, "not-a-driver.mjs"), "--scenario", "theft-lock"]);
     assert.equal(bad.status, 1);
-    assert.match(bad.err, /^error E_DRIVER: .*does not export createDriver/);
+    assert.match(bad.stderr, /^error E_DRIVER: .*does not export createDriver/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -10,26 +10,13 @@
 // checked against that CA, not over an unchecked connection.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeKeyPair } from "../registry/keys.js";
 import { SecureBroker } from "./support/secure-broker.js";
-import { CLI, createWorld, RegistryProcess } from "./support/e2e.js";
+import { createWorld, RegistryProcess, runCliAsync } from "./support/e2e.js";
 import { needTool } from "./support/system-tools.js";
-
-function cli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => void (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => void (stderr += d.toString()));
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.on("exit", (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
-  });
-}
 
 test("antitheft conformance --registry https://... on Mosquitto with mutual TLS: a registry process with --ca/--cert/--cert-key, --ledger-cert and HTTPS", async (t) => {
   if (!needTool(t, "mosquitto")) return;
@@ -68,13 +55,13 @@ test("antitheft conformance --registry https://... on Mosquitto with mutual TLS:
     ...peers.flatMap((p) => ["--ledger-peer-key", p.keyPath]), "--federation-key", federationKey,
   ];
   const scenarios = ["enrolment", "theft-lock", "forged-requests", "ledger-federation", "ledger-get", "ledger-hostile"];
-  const r = await cli([...args, "--scenario", scenarios.join(",")], { ...process.env, ANTITHEFT_REGISTRY_CA: b.caFile });
+  const r = await runCliAsync([...args, "--scenario", scenarios.join(",")], { env: { ...process.env, ANTITHEFT_REGISTRY_CA: b.caFile }, timeoutMs: 120_000 });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   for (const s of scenarios) assert.match(r.stdout, new RegExp(`^\\s*${s}\\s+PASS`, "m"), r.stdout);
   assert.doesNotMatch(r.stdout, /FAIL|ERROR|SKIP/);
 
   // Negative control: the same run trusting only the system's roots.
-  const untrusted = await cli([...args, "--scenario", "enrolment"], { ...process.env, ANTITHEFT_REGISTRY_CA: "" });
+  const untrusted = await runCliAsync([...args, "--scenario", "enrolment"], { env: { ...process.env, ANTITHEFT_REGISTRY_CA: "" }, timeoutMs: 120_000 });
   assert.equal(untrusted.status, 2, untrusted.stdout + untrusted.stderr);
   assert.match(untrusted.stderr, /^error E_TLS_UNKNOWN_CA: the registry at https:\/\/127\.0\.0\.1:\d+\/\S* presented a certificate that does not chain/m);
   assert.doesNotMatch(untrusted.stdout, /enrolment/);

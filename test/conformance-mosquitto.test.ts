@@ -8,7 +8,6 @@
 // --federation-key) - and skips the ledger scenarios with a reason when not given those keys.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -20,25 +19,12 @@ import { runConformance } from "../simulator/conformance/runner.js";
 import { SCENARIOS } from "../simulator/conformance/scenarios/index.js";
 import { siteTarget, type TransportKind } from "../simulator/conformance/suite.js";
 import { startMosquitto } from "./support/brokers.js";
-import { CLI, createWorld, RegistryProcess } from "./support/e2e.js";
+import { createWorld, RegistryProcess, runCliAsync } from "./support/e2e.js";
 import { needTool } from "./support/system-tools.js";
 import { compileTa } from "./support/ta.js";
 import { writeKeyPair } from "../registry/keys.js";
 
 const module = compileTa();
-
-/** Runs the CLI without blocking this process's event loop. */
-function cli(args: readonly string[], timeoutMs = 60_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (d: Buffer) => void (stdout += d.toString()));
-    p.stderr.on("data", (d: Buffer) => void (stderr += d.toString()));
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.on("exit", (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
-  });
-}
 
 async function fullSuite(t: TestContext, mqttVersion: 4 | 5, transport: TransportKind): Promise<void> {
   if (!needTool(t, "mosquitto")) return;
@@ -67,7 +53,7 @@ test("antitheft conformance --broker (Mosquitto, MQTT 5): passes, writes the rep
   const mosq = await startMosquitto();
   const dir = await mkdtemp(join(tmpdir(), "at-conformance-cli-"));
   try {
-    const r = await cli(["conformance", "--broker", mosq.url, "--mqtt-version", "5", "--scenario", "theft-lock,hostile-payloads,broker-restart", "--report", dir]);
+    const r = await runCliAsync(["conformance", "--broker", mosq.url, "--mqtt-version", "5", "--scenario", "theft-lock,hostile-payloads,broker-restart", "--report", dir]);
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /theft-lock\s+PASS/);
     assert.match(r.stdout, /broker-restart\s+SKIP/); // an external broker the suite cannot restart
@@ -98,7 +84,7 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
   });
   try {
     const f = world.files;
-    const r = await cli([
+    const r = await runCliAsync([
       "conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5",
       "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--authority-key", f.authority.key,
       ...peers.flatMap((p) => ["--ledger-peer-key", p.keyPath]), "--federation-key", federationKey, "--ranged-oem-key", `${ranged.keyPath}:86123456`,
@@ -116,7 +102,7 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
     // before any scenario runs (the handsets would trust another key and no lock could succeed).
     const wrong = createWorld("at-conformance-3p-wrong-");
     try {
-      const bad = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation", "--timeout", "1500"]);
+      const bad = await runCliAsync(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", wrong.files.registry.pub, "--oem-key", f.oem.key, "--scenario", "theft-lock,ledger-federation", "--timeout", "1500"]);
       assert.equal(bad.status, 2, bad.stdout + bad.stderr);
       assert.match(bad.stderr, /error E_CONFIG: --registry-pub .* is not the key of the registry at --registry /);
       assert.doesNotMatch(bad.stdout, /theft-lock/);
@@ -124,7 +110,7 @@ test("antitheft conformance --registry: a registry known only by its URL, broker
       wrong.cleanup();
     }
     // No member keys and no ranged OEM key given: those scenarios are skipped, saying why.
-    const noLedger = await cli(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--scenario", "ledger-federation,oem-out-of-range"]);
+    const noLedger = await runCliAsync(["conformance", "--registry", registry.url, "--broker", mosq.url, "--mqtt-version", "5", "--registry-pub", f.registry.pub, "--oem-key", f.oem.key, "--scenario", "ledger-federation,oem-out-of-range"]);
     assert.equal(noLedger.status, 0, noLedger.stdout + noLedger.stderr);
     assert.match(noLedger.stdout, /ledger-federation\s+SKIP\s+\d+\s+REQ-LG-01 REQ-LG-02 REQ-LG-03 REQ-LG-04\n\s+skipped: the target lacks: ledger/);
     assert.match(noLedger.stdout, /oem-out-of-range\s+SKIP\s+\d+\s+REQ-ID-06\n\s+skipped: the target lacks: oem-ranges/);

@@ -432,6 +432,19 @@ export function runCli(args: readonly string[], timeoutMs = 30_000): { status: n
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Runs the CLI without blocking this process's event loop (a broker or registry in this process keeps serving). */
+export function runCliAsync(args: readonly string[], options: { readonly env?: NodeJS.ProcessEnv; readonly timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"], ...(options.env ? { env: options.env } : {}) });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (d: Buffer) => void (stdout += d.toString()));
+    p.stderr.on("data", (d: Buffer) => void (stderr += d.toString()));
+    const t = setTimeout(() => p.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    p.on("exit", (status) => (clearTimeout(t), resolve({ status, stdout, stderr })));
+  });
+}
+
 // ---- owners ----------------------------------------------------------------------------------
 
 export class Owner {
