@@ -33,19 +33,11 @@ import { EmbeddedSite } from "../embedded.js";
 import { WorkerFleet } from "../fleet.js";
 import { postgresBin, startPostgres, type PgCluster } from "../postgres-cluster.js";
 import type { Figures } from "./crypto.js";
-import type { MeasureOptions } from "./measure.js";
+import { envInt, type MeasureOptions } from "./measure.js";
 
 const run = promisify(execFile);
 const round = (x: number, d = 2) => Number(x.toFixed(d));
 const log = (s: string) => process.stderr.write(`  [eir] ${s}\n`);
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`);
-  return n;
-}
 
 interface LoadResult {
   readonly n: number;

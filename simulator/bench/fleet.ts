@@ -34,17 +34,9 @@ import { EmbeddedSite } from "../embedded.js";
 import { WorkerFleet } from "../fleet.js";
 import { percentile } from "../stats.js";
 import type { Figures } from "./crypto.js";
-import type { MeasureOptions } from "./measure.js";
+import { envInt, type MeasureOptions } from "./measure.js";
 
 const PHASE_TIMEOUT_MS = 300_000;
-
-function envInt(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === "") return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`);
-  return n;
-}
 
 async function until(done: () => boolean, what: () => string, timeoutMs = PHASE_TIMEOUT_MS): Promise<void> {
   const end = performance.now() + timeoutMs;

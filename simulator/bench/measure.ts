@@ -10,6 +10,15 @@ export interface MeasureOptions {
 
 export const DEFAULT_MEASURE: MeasureOptions = { seconds: 1, warmup: 0.25 };
 
+/** A positive integer from the environment variable `name`, or `fallback` when unset. */
+export function envInt(name: string, fallback: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`);
+  return n;
+}
+
 function runFor(op: () => unknown, seconds: number): { ops: number; elapsed: number } {
   const end = performance.now() + seconds * 1000;
   let ops = 0;

@@ -3,7 +3,7 @@
 // the way real deployments get it wrong. The suite must FAIL against every one of them
 // (test/conformance-negative.test.ts). Never use these for anything else.
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
 import { parseRequest, buildRequest, type RequestType } from "../../../registry/request-codec.js";
@@ -156,6 +156,32 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** Sends `req` on to the registry at `path` (a POST with `body`) and relays its answer. */
+async function relay(registryUrl: string, path: string, req: IncomingMessage, body: Uint8Array<ArrayBuffer>, res: ServerResponse): Promise<void> {
+  const a = await fetch(registryUrl + path, {
+    method: req.method ?? "GET",
+    ...(req.method === "POST" ? { body, headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
+  });
+  res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
+  res.end(Buffer.from(await a.arrayBuffer()));
+}
+
+/** Serves `handle` on a free loopback port as the suite's front; a handler that fails answers 502. */
+async function serveFront(handle: (req: IncomingMessage, body: Buffer, res: ServerResponse) => Promise<void>): Promise<{ readonly url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    void (async () => handle(req, await readBody(req), res))().catch(() => {
+      res.writeHead(502);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
+  };
+}
+
 /**
  * An HTTP gateway in front of the registry that checks no signature and forwards owner reports
  * as flags signed with its own authority key: anyone can now block (and unblock) any phone.
@@ -164,43 +190,26 @@ export const trustingGateway: RegistryCustomizer = {
   name: "a gateway that re-signs every request with its own authority key",
   async front(registryUrl, site) {
     const as: Partial<Record<RequestType, RequestType>> = { "report-stolen": "flag", "report-lost": "flag", found: "clear", clear: "clear", flag: "flag" };
-    const server = createServer((req, res) => {
-      void (async () => {
-        const body = await readBody(req);
-        let forward: Uint8Array = body;
-        if (req.method === "POST") {
-          try {
-            const r = parseRequest(new Uint8Array(body));
-            const type = as[r.type];
-            if (type) {
-              forward = buildRequest(site.authority.signer, {
-                type,
-                imei: r.imei,
-                ...(r.message !== undefined ? { message: r.message } : {}),
-                ...(r.contact !== undefined ? { contact: r.contact } : {}),
-              }, site.registryKey.kid);
-            }
-          } catch {
-            // not a request: forward as it is
+    return serveFront(async (req, body, res) => {
+      let forward: Uint8Array = body;
+      if (req.method === "POST") {
+        try {
+          const r = parseRequest(new Uint8Array(body));
+          const type = as[r.type];
+          if (type) {
+            forward = buildRequest(site.authority.signer, {
+              type,
+              imei: r.imei,
+              ...(r.message !== undefined ? { message: r.message } : {}),
+              ...(r.contact !== undefined ? { contact: r.contact } : {}),
+            }, site.registryKey.kid);
           }
+        } catch {
+          // not a request: forward as it is
         }
-        const a = await fetch(registryUrl + (req.url ?? "/"), {
-          method: req.method ?? "GET",
-          ...(req.method === "POST" ? { body: Buffer.from(forward), headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
-        });
-        res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
-        res.end(Buffer.from(await a.arrayBuffer()));
-      })().catch(() => {
-        res.writeHead(502);
-        res.end();
-      });
+      }
+      await relay(registryUrl, req.url ?? "/", req, new Uint8Array(forward), res);
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const port = (server.address() as AddressInfo).port;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
-    };
   },
 };
 
@@ -211,37 +220,20 @@ export const trustingGateway: RegistryCustomizer = {
 export const leakyViewGateway: RegistryCustomizer = {
   name: "a gateway that shows anyone the whole device view, read with its authority key",
   async front(registryUrl, site) {
-    const server = createServer((req, res) => {
-      void (async () => {
-        const body = await readBody(req);
-        const m = /^\/antitheft\/v1\/devices\/imei-(\d{15})$/.exec(req.url ?? "");
-        if (req.method === "GET" && m) {
-          const a = await fetch(`${registryUrl}/antitheft/v1/requests`, {
-            method: "POST",
-            body: Buffer.from(buildRequest(site.authority.signer, { type: "view", imei: m[1]! }, site.registryKey.kid)),
-            headers: { "content-type": "application/cose" },
-          });
-          const j = (await a.json()) as { view?: Record<string, unknown> };
-          res.writeHead(a.status, { "content-type": "application/json" });
-          return void res.end(JSON.stringify({ ok: a.ok, ...(j.view ?? j) }));
-        }
-        const a = await fetch(registryUrl + (req.url ?? "/"), {
-          method: req.method ?? "GET",
-          ...(req.method === "POST" ? { body: new Uint8Array(body), headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
+    return serveFront(async (req, body, res) => {
+      const m = /^\/antitheft\/v1\/devices\/imei-(\d{15})$/.exec(req.url ?? "");
+      if (req.method === "GET" && m) {
+        const a = await fetch(`${registryUrl}/antitheft/v1/requests`, {
+          method: "POST",
+          body: Buffer.from(buildRequest(site.authority.signer, { type: "view", imei: m[1]! }, site.registryKey.kid)),
+          headers: { "content-type": "application/cose" },
         });
-        res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
-        res.end(Buffer.from(await a.arrayBuffer()));
-      })().catch(() => {
-        res.writeHead(502);
-        res.end();
-      });
+        const j = (await a.json()) as { view?: Record<string, unknown> };
+        res.writeHead(a.status, { "content-type": "application/json" });
+        return void res.end(JSON.stringify({ ok: a.ok, ...(j.view ?? j) }));
+      }
+      await relay(registryUrl, req.url ?? "/", req, new Uint8Array(body), res);
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const port = (server.address() as AddressInfo).port;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
-    };
   },
 };
 
@@ -408,42 +400,24 @@ export const clearLeavesLocked: RegistryCustomizer = {
  * The suite sends one request at a time, so a broken registry can act on "the request now".
  */
 function watchingFront(seen: (q: { request?: ReturnType<typeof parseRequest>; imei?: string }) => void, done: () => void): NonNullable<RegistryCustomizer["front"]> {
-  return async (registryUrl) => {
-    const server = createServer((req, res) => {
-      void (async () => {
-        const body = await readBody(req);
-        const url = req.url ?? "/";
-        if (req.method === "POST") {
-          try {
-            seen({ request: parseRequest(new Uint8Array(body)) });
-          } catch {
-            seen({});
-          }
-        } else {
-          seen({ imei: /(?:pei=imei-|\/devices\/imei-)([0-9]{15})/.exec(url)?.[1] });
-        }
+  return (registryUrl) =>
+    serveFront(async (req, body, res) => {
+      const url = req.url ?? "/";
+      if (req.method === "POST") {
         try {
-          const a = await fetch(registryUrl + url, {
-            method: req.method ?? "GET",
-            ...(req.method === "POST" ? { body: new Uint8Array(body), headers: { "content-type": String(req.headers["content-type"] ?? "") } } : {}),
-          });
-          res.writeHead(a.status, { "content-type": a.headers.get("content-type") ?? "application/json" });
-          res.end(Buffer.from(await a.arrayBuffer()));
-        } finally {
-          done();
+          seen({ request: parseRequest(new Uint8Array(body)) });
+        } catch {
+          seen({});
         }
-      })().catch(() => {
-        res.writeHead(502);
-        res.end();
-      });
+      } else {
+        seen({ imei: /(?:pei=imei-|\/devices\/imei-)([0-9]{15})/.exec(url)?.[1] });
+      }
+      try {
+        await relay(registryUrl, url, req, new Uint8Array(body), res);
+      } finally {
+        done();
+      }
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const port = (server.address() as AddressInfo).port;
-    return {
-      url: `http://127.0.0.1:${port}`,
-      close: () => new Promise<void>((r) => (server.close(() => r()), server.closeAllConnections())),
-    };
-  };
 }
 
 /**
